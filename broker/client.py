@@ -1,0 +1,129 @@
+"""The Alice Blue client interface; `openapi.py` and `legacy.py` implement it.
+
+Pure Python (no Django). Every method raises only `broker.exceptions` classes. No order-changing call is
+ever retried here: the caller decides, by exception class, whether to retry or reconcile.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from broker.exceptions import BrokerError
+from broker.types import (
+    ApiFlavor,
+    Funds,
+    ModifyRequest,
+    Order,
+    OrderAck,
+    OrderHistoryEntry,
+    OrderRequest,
+    Position,
+    Profile,
+    Session,
+    Trade,
+)
+
+DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 10.0)
+
+
+class AliceBlueClient(ABC):
+    """One account's view of Alice Blue. Construct with a Session for trading calls."""
+
+    flavor: ApiFlavor
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        session: Session | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        user = self.session.user_id if self.session else None
+        return f"<{type(self).__name__} {self.base_url} user={user}>"
+
+    @abstractmethod
+    def with_session(self, session: Session) -> AliceBlueClient:
+        """A client for the same server acting with `session`."""
+
+    # -- sessions ---------------------------------------------------------------------------------------
+    @abstractmethod
+    def session_from_auth_code(self, *, user_id: str, auth_code: str, api_secret: str) -> Session:
+        """Vendor login: exchange the browser login's authCode (checksum sha256(userId+authCode+secret))."""
+
+    def session_from_api_key(self, *, user_id: str, api_key: str) -> Session:
+        """Legacy API-key login (getAPIEncpkey + getUserSID); the open-api has no such flow."""
+        raise BrokerError(f"{self.flavor} API has no API-key session flow", code="unsupported")
+
+    # -- orders -----------------------------------------------------------------------------------------
+    @abstractmethod
+    def place_orders(self, orders: Sequence[OrderRequest]) -> list[OrderAck | BrokerError]:
+        """Place a basket in one request; one result per order, in order (per-order rejects as errors)."""
+
+    def place_order(self, order: OrderRequest) -> OrderAck:
+        """Place one order; raises the per-order error when the broker refused it."""
+        (result,) = self.place_orders([order])
+        if isinstance(result, BrokerError):
+            raise result
+        return result
+
+    @abstractmethod
+    def modify_order(self, change: ModifyRequest) -> OrderAck: ...
+
+    @abstractmethod
+    def cancel_order(self, order_id: str, *, exchange: str = "", trading_symbol: str = "") -> OrderAck: ...
+
+    @abstractmethod
+    def square_off(self, position: Position, *, tag: str = "") -> OrderAck:
+        """Close `position` at market through the broker's square-off endpoint."""
+
+    # -- books ------------------------------------------------------------------------------------------
+    @abstractmethod
+    def order_book(self) -> list[Order]:
+        """Today's orders; an empty book is [] (never an error)."""
+
+    @abstractmethod
+    def order_history(self, order_id: str) -> list[OrderHistoryEntry]: ...
+
+    @abstractmethod
+    def trade_book(self) -> list[Trade]: ...
+
+    @abstractmethod
+    def positions(self) -> list[Position]: ...
+
+    @abstractmethod
+    def limits(self) -> Funds: ...
+
+    @abstractmethod
+    def profile(self) -> Profile:
+        """The account profile; the cheapest "is this session alive" probe."""
+
+    def find_order_by_tag(self, tag: str) -> Order | None:
+        """The order whose orderTag is `tag`, from the order book, or None."""
+        for order in self.order_book():
+            if order.tag == tag:
+                return order
+        return None
+
+
+def make_client(
+    flavor: ApiFlavor | str,
+    *,
+    base_url: str,
+    session: Session | None = None,
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+) -> AliceBlueClient:
+    """The client for `flavor` ('openapi' or 'legacy')."""
+    flavor = ApiFlavor(flavor)
+    if flavor is ApiFlavor.OPENAPI:
+        from broker.openapi import OpenApiClient
+
+        return OpenApiClient(base_url=base_url, session=session, timeout=timeout)
+    from broker.legacy import LegacyClient
+
+    return LegacyClient(base_url=base_url, session=session, timeout=timeout)

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: errors and their rendering, API authentication, log redaction, health."""

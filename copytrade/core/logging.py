@@ -1,0 +1,41 @@
+"""Log redaction: a filter that masks anything that looks like a credential before it is written."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# key=value, "key": "value" and Authorization headers for the secrets we handle.
+_SECRET_KEYS = (
+    r"api[_-]?key|api[_-]?secret|apikey|apisecret|access[_-]?token|accesstoken|session[_-]?id|sessionid|"
+    r"usersession|user[_-]?session|authorization|checksum|userdata|enckey|auth[_-]?code|authcode|password|"
+    r"x-qa-secret|secret|token"
+)
+_KEY_VALUE = re.compile(
+    rf"""(?P<key>["']?(?:{_SECRET_KEYS})["']?\s*[:=]\s*)(?P<quote>["']?)(?P<value>[^"'\s,}}&]+)""",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"(Bearer\s+)([^\s\"']+(?:\s+[^\s\"']{16,})?)", re.IGNORECASE)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+")
+
+
+def redact(text: str) -> str:
+    """Return text with credential values replaced by '***'."""
+    text = _JWT.sub("***", text)
+    text = _BEARER.sub(r"\1***", text)
+    return _KEY_VALUE.sub(lambda m: f"{m.group('key')}{m.group('quote')}***", text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Rewrites each record's final message through redact(); never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string must not lose the record
+            return True
+        redacted = redact(message)
+        if redacted != message:
+            record.msg = redacted
+            record.args = None
+        return True

@@ -1,0 +1,52 @@
+"""Reads for the core app: the health report."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from copytrade.core.models import Heartbeat
+
+logger = logging.getLogger(__name__)
+
+
+def _database_health() -> dict[str, Any]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "vendor": connection.vendor}
+
+
+def _broker_health() -> dict[str, Any]:
+    from copytrade.celery import app
+
+    transport = settings.CELERY_BROKER_URL.split(":", 1)[0]
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "transport": transport, "error": type(exc).__name__}
+    return {"ok": True, "transport": transport}
+
+
+def _beat_health() -> dict[str, Any]:
+    beat = Heartbeat.objects.filter(name="worker").first()
+    if beat is None:
+        return {"ok": False, "lastSeen": None, "ageSeconds": None}
+    age = (timezone.now() - beat.last_seen).total_seconds()
+    stale_after = timedelta(seconds=settings.HEARTBEAT_INTERVAL_SECONDS * 3).total_seconds()
+    return {"ok": age <= stale_after, "lastSeen": beat.last_seen.isoformat(), "ageSeconds": round(age, 1)}
+
+
+def health_report() -> dict[str, Any]:
+    """Database, Celery broker and beat/worker freshness; ok only when all three are."""
+    checks = {"database": _database_health(), "broker": _broker_health(), "beat": _beat_health()}
+    return {"ok": all(check["ok"] for check in checks.values()), "checks": checks}
