@@ -7,6 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
 if env.bool("COPYTRADE_READ_DOT_ENV", default=False):
@@ -143,7 +144,10 @@ REST_FRAMEWORK = {
         "copytrade.core.auth.StaffSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["copytrade.core.auth.IsOperator"],
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle", "copytrade.core.throttling.OperatorRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "copytrade.core.throttling.OperatorRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_RATE_LIMIT_ANON", default="60/min"),
         "operator": env.str("API_RATE_LIMIT", default="600/min"),
@@ -179,6 +183,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 if CELERY_BROKER_URL.startswith("filesystem"):
+    for _folder in ("queue", "processed"):
+        (CELERY_BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
@@ -191,7 +197,10 @@ else:
 HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=30)
 # Synced into django-celery-beat's tables by its DatabaseScheduler; operators can edit them in the admin.
 CELERY_BEAT_SCHEDULE = {
-    "heartbeat": {"task": "copytrade.core.tasks.heartbeat_task", "schedule": float(HEARTBEAT_INTERVAL_SECONDS)},
+    "heartbeat": {
+        "task": "copytrade.core.tasks.heartbeat_task",
+        "schedule": float(HEARTBEAT_INTERVAL_SECONDS),
+    },
 }
 
 # ---------------------------------------------------------------- Alice Blue

@@ -15,4 +15,5 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
+    path("api/", include("accounts.urls")),
 ]

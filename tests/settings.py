@@ -26,7 +26,8 @@ else:
     os.environ["CELERY_BROKER_URL"] = "filesystem://"
     os.environ.setdefault("CELERY_BROKER_FOLDER", tempfile.mkdtemp(prefix="copytrade-test-broker-"))
 
-from copytrade.settings import *  # noqa: E402, F403
+from copytrade.settings import *  # noqa: F403
 
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405 - whitenoise warns about a missing folder

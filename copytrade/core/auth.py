@@ -13,7 +13,7 @@ from rest_framework.request import Request
 
 logger = logging.getLogger(__name__)
 
-SECRET_HEADER = "x-qa-secret"
+SECRET_HEADER = "x-qa-secret"  # noqa: S105 - a header name, not a secret
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,11 @@ class QaSecretAuthentication(authentication.BaseAuthentication):
         if secret_matches(supplied, settings.QUANTUM_ALPHA_SECRET):
             return (ServiceUser(), None)
         logger.warning(
-            "api auth failed: wrong %s from %s on %s %s", SECRET_HEADER, _client_ip(request),
-            request.method, request.path,
+            "api auth failed: wrong %s from %s on %s %s",
+            SECRET_HEADER,
+            _client_ip(request),
+            request.method,
+            request.path,
         )
         raise exceptions.AuthenticationFailed("Unauthorized")
 
@@ -76,7 +79,9 @@ class IsOperator(permissions.BasePermission):
         allowed = bool(user and getattr(user, "is_authenticated", False) and getattr(user, "is_staff", False))
         if not allowed:
             logger.warning(
-                "api auth failed: no credentials from %s on %s %s", _client_ip(request), request.method,
+                "api auth failed: no credentials from %s on %s %s",
+                _client_ip(request),
+                request.method,
                 request.path,
             )
         return allowed

@@ -6,13 +6,13 @@ import logging
 import re
 
 # key=value, "key": "value" and Authorization headers for the secrets we handle.
-_SECRET_KEYS = (
+_SENSITIVE_NAMES = (
     r"api[_-]?key|api[_-]?secret|apikey|apisecret|access[_-]?token|accesstoken|session[_-]?id|sessionid|"
     r"usersession|user[_-]?session|authorization|checksum|userdata|enckey|auth[_-]?code|authcode|password|"
     r"x-qa-secret|secret|token"
 )
 _KEY_VALUE = re.compile(
-    rf"""(?P<key>["']?(?:{_SECRET_KEYS})["']?\s*[:=]\s*)(?P<quote>["']?)(?P<value>[^"'\s,}}&]+)""",
+    rf"""(?P<key>["']?(?:{_SENSITIVE_NAMES})["']?\s*[:=]\s*)(?P<quote>["']?)(?P<value>[^"'\s,}}&]+)""",
     re.IGNORECASE,
 )
 _BEARER = re.compile(r"(Bearer\s+)([^\s\"']+(?:\s+[^\s\"']{16,})?)", re.IGNORECASE)
@@ -32,7 +32,7 @@ class RedactSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken format string must not lose the record
+        except Exception:
             return True
         redacted = redact(message)
         if redacted != message:

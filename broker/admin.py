@@ -1,0 +1,17 @@
+from django.contrib import admin
+
+from broker.models import Instrument
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(admin.ModelAdmin):
+    list_display = ("exchange", "trading_symbol", "symbol", "token", "lot_size", "tick_size", "expiry")
+    list_filter = ("exchange", "instrument_type")
+    search_fields = ("trading_symbol", "symbol", "token")
+    readonly_fields = [f.name for f in Instrument._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

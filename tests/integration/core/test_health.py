@@ -1,0 +1,39 @@
+import pytest
+from django.utils import timezone
+
+from copytrade.core.models import Heartbeat
+
+
+@pytest.mark.django_db
+def test_health_reports_stale_beat_as_503(client):
+    # when no heartbeat has ever been recorded
+    response = client.get("/api/health")
+    # then
+    body = response.json()
+    assert response.status_code == 503
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["broker"]["ok"] is True
+    assert body["checks"]["beat"]["ok"] is False
+
+
+@pytest.mark.django_db
+def test_health_ok_with_fresh_heartbeat(client):
+    # given
+    Heartbeat.objects.create(name="worker", last_seen=timezone.now())
+    # when
+    response = client.get("/api/health")
+    # then
+    assert response.status_code == 200
+    assert response.json()["ok"] is True
+
+
+@pytest.mark.django_db
+def test_openapi_schema_is_served(client, django_user_model):
+    # given
+    admin = django_user_model.objects.create_user("ops", password="pw-12345678", is_staff=True)
+    client.force_login(admin)
+    # when
+    response = client.get("/api/schema")
+    # then
+    assert response.status_code == 200
+    assert b"/api/health" in response.content
