@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+VAR = Path(os.environ.get("COPYTRADE_VAR_DIR", str(ROOT / "var")))
 DEMO_ENV = VAR / "demo.env"
 PYTHON = sys.executable
 
@@ -162,8 +162,6 @@ def main() -> int:
             "beat",
             "-l",
             "INFO",
-            "--schedule",
-            str(VAR / "celerybeat-schedule"),
         )
         _wait_for(f"http://127.0.0.1:{web_port}/admin/login/", 60)
         print(
@@ -171,10 +169,10 @@ def main() -> int:
             f"copytrade is up:\n"
             f"  admin      http://127.0.0.1:{web_port}/admin/   user: admin  password: "
             f"{env['COPYTRADE_ADMIN_PASSWORD']}\n"
-            f"  API        http://127.0.0.1:{web_port}/api/  (x-qa-secret: see var/demo.env)\n"
+            f"  API        http://127.0.0.1:{web_port}/api/  (x-qa-secret: see demo.env)\n"
             f"  API docs   http://127.0.0.1:{web_port}/api/docs\n"
             f"  simulator  {sim_url}  (control API under /sim/)\n"
-            f"  secrets    var/demo.env\n"
+            f"  secrets    {DEMO_ENV}\n"
             "Ctrl-C stops everything.\n",
             flush=True,
         )

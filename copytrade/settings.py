@@ -3,13 +3,15 @@
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
+# Local state of the embedded defaults: SQLite file, filesystem broker, static files.
+VAR_DIR = Path(env.str("COPYTRADE_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 if env.bool("COPYTRADE_READ_DOT_ENV", default=False):
     environ.Env.read_env(str(BASE_DIR / ".env"))
 
@@ -201,6 +203,11 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {
         "task": "copytrade.core.tasks.heartbeat_task",
         "schedule": float(HEARTBEAT_INTERVAL_SECONDS),
+    },
+    # Verify every stored Alice Blue session before market open: 08:45 Asia/Kolkata = 03:15 UTC, Mon-Fri.
+    "session-check-before-market-open": {
+        "task": "accounts.tasks.session_check_task",
+        "schedule": crontab(hour=3, minute=15, day_of_week="mon-fri"),
     },
 }
 

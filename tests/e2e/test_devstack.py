@@ -1,0 +1,117 @@
+"""`make run`'s launcher brings up simulator, web, worker and beat; the admin answers; Ctrl-C stops all."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_output(proc: subprocess.Popen, needle: str, seconds: float) -> str:
+    seen = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                break
+            continue
+        seen.append(line)
+        if needle in line:
+            return "".join(seen)
+    raise AssertionError(f"{needle!r} not printed; output was:\n{''.join(seen[-60:])}")
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_devstack_serves_admin_and_beat_reaches_worker(tmp_path):
+    # given a clean state directory and free ports, embedded defaults only (no DATABASE_URL, no Redis)
+    web_port, sim_port = _free_port(), _free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key
+        not in {
+            "DATABASE_URL",
+            "CELERY_BROKER_URL",
+            "DJANGO_SETTINGS_MODULE",
+            "DJANGO_SECRET_KEY",
+            "FIELD_ENCRYPTION_KEYS",
+            "QUANTUM_ALPHA_SECRET",
+            "TEST_DATABASE_URL",
+            "TEST_REDIS_URL",
+        }
+    }
+    env.update(
+        {
+            "COPYTRADE_VAR_DIR": str(tmp_path),
+            "PORT": str(web_port),
+            "SIM_PORT": str(sim_port),
+            "HEARTBEAT_INTERVAL_SECONDS": "2",
+            "CELERY_WORKER_CONCURRENCY": "4",
+        }
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "copytrade.devstack"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        # when
+        output = _wait_for_output(proc, "Ctrl-C stops everything", 180)
+        # then the admin login page answers and the printed password logs in
+        login = requests.get(f"http://127.0.0.1:{web_port}/admin/login/", timeout=10)
+        assert login.status_code == 200
+        assert "password:" in output
+        password = output.split("password:", 1)[1].split()[0]
+        session = requests.Session()
+        session.get(f"http://127.0.0.1:{web_port}/admin/login/", timeout=10)
+        csrf = session.cookies["csrftoken"]
+        answer = session.post(
+            f"http://127.0.0.1:{web_port}/admin/login/?next=/admin/",
+            data={"username": "admin", "password": password, "csrfmiddlewaretoken": csrf},
+            headers={"Referer": f"http://127.0.0.1:{web_port}/admin/login/"},
+            timeout=10,
+        )
+        assert answer.status_code == 200
+        assert "Site administration" in answer.text
+        # and the simulator serves its contract master
+        csv = requests.get(
+            f"http://127.0.0.1:{sim_port}/restpy/static/contract_master/V2/NSE.csv", timeout=10
+        )
+        assert "SBIN" in csv.text
+        # and beat -> broker -> worker -> DB is alive (health turns ok once the heartbeat lands)
+        deadline, health = time.monotonic() + 60, None
+        while time.monotonic() < deadline:
+            health = requests.get(f"http://127.0.0.1:{web_port}/api/health", timeout=10)
+            if health.status_code == 200:
+                break
+            time.sleep(1)
+        assert health is not None
+        assert health.status_code == 200, health.text
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+    # then Ctrl-C stopped everything cleanly
+    assert proc.returncode == 0
