@@ -6,10 +6,11 @@ ever retried here: the caller decides, by exception class, whether to retry or r
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from broker.exceptions import BrokerError
+from broker.exceptions import BrokerError, BrokerRejectedError
 from broker.types import (
     ApiFlavor,
     Funds,
@@ -18,6 +19,7 @@ from broker.types import (
     OrderAck,
     OrderHistoryEntry,
     OrderRequest,
+    OrderType,
     Position,
     Profile,
     Session,
@@ -102,6 +104,24 @@ class AliceBlueClient(ABC):
     @abstractmethod
     def profile(self) -> Profile:
         """The account profile; the cheapest "is this session alive" probe."""
+
+    def resolve_modify(self, change: ModifyRequest) -> ModifyRequest:
+        """`change` with the price/trigger it leaves as None filled from the order book (both APIs need them).
+
+        Raises BrokerRejectedError when the order is not in today's book.
+        """
+        needs_price = change.order_type in (OrderType.LIMIT, OrderType.SL) and change.price is None
+        needs_trigger = change.order_type in (OrderType.SL, OrderType.SLM) and change.trigger_price is None
+        if not (needs_price or needs_trigger):
+            return change
+        current = next((o for o in self.order_book() if o.order_id == change.order_id), None)
+        if current is None:
+            raise BrokerRejectedError(f"order {change.order_id} is not in the order book", code="not_found")
+        return dataclasses.replace(
+            change,
+            price=current.price if needs_price else change.price,
+            trigger_price=current.trigger_price if needs_trigger else change.trigger_price,
+        )
 
     def find_order_by_tag(self, tag: str) -> Order | None:
         """The order whose orderTag is `tag`, from the order book, or None."""

@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from broker.instruments import Instrument, fetch_contract_master
 from broker.models import Instrument as InstrumentRow
@@ -48,11 +48,13 @@ def instruments_store(*, exchange: str, instruments: list[Instrument]) -> int:
     """Replace one exchange's contracts with `instruments`; returns how many are stored."""
     exchange = exchange.upper()
     rows = [InstrumentRow(**asdict(item)) for item in instruments if item.exchange == exchange]
+    # MySQL/MariaDB upsert on any unique key (ON DUPLICATE KEY UPDATE) and refuse a named target.
+    target = ["exchange", "token"] if connection.features.supports_update_conflicts_with_target else None
     InstrumentRow.objects.bulk_create(
         rows,
         batch_size=1000,
         update_conflicts=True,
-        unique_fields=["exchange", "token"],
+        unique_fields=target,
         update_fields=[
             "symbol",
             "trading_symbol",

@@ -1,0 +1,354 @@
+"""HTTP transport for the Alice Blue client: pooled sessions, explicit timeouts, no retries, and the
+classification of every transport/HTTP failure into a `broker.exceptions` class.
+
+Classification (`mutating` = the call changes orders: place, modify, cancel, square-off):
+
+- nothing sent (connection refused, connect timeout, DNS, TLS handshake) -> BrokerUnavailableError;
+- sent, no answer (read timeout, reset, remote disconnect, truncated body) -> BrokerTimeoutError when
+  mutating (outcome unknown, never retried), BrokerUnavailableError for reads;
+- HTTP 429 -> BrokerRateLimitedError (Retry-After parsed);
+- 401/403 or a plain "Unauthorized" body -> BrokerAuthError;
+- HTTP 5xx -> BrokerUnavailableError (not accepted), except 504/524 (a gateway gave up waiting for the
+  origin, which may have acted) -> BrokerTimeoutError when mutating;
+- HTTP 2xx without a JSON body (HTML, empty) -> BrokerUnavailableError for reads, BrokerOutcomeUnknownError
+  when mutating (something answered; we cannot tell whether the order went in);
+- other 4xx -> BrokerRejectedError (the legacy gateway's plain-text Jackson 400), or the envelope's verdict.
+
+The broker's JSON envelopes (`stat`/`status`) are judged by the flavour's parsing module, not here.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+
+from broker.exceptions import (
+    BrokerAuthError,
+    BrokerError,
+    BrokerOutcomeUnknownError,
+    BrokerRateLimitedError,
+    BrokerRejectedError,
+    BrokerTimeoutError,
+    BrokerUnavailableError,
+)
+from broker.parsing import error_from_message, excerpt
+
+logger = logging.getLogger("broker.transport")
+
+DEFAULT_POOL_SIZE = 200
+_sessions: dict[tuple[int, str, int], requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """Sessions are shared by every account of the process: a cookie must never carry over between them."""
+
+    def set_ok(self, cookie, request):
+        return False
+
+    def return_ok(self, cookie, request):
+        return False
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    # A non-None session.auth keeps requests from adding ~/.netrc credentials to unauthenticated calls.
+    return request
+
+
+def http_session(base_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> requests.Session:
+    """The process's pooled `requests.Session` for `base_url` (no automatic retries, no cookies)."""
+    key = (os.getpid(), base_url.rstrip("/"), pool_size)
+    session = _sessions.get(key)
+    if session is not None:
+        return session
+    with _sessions_lock:
+        session = _sessions.get(key)
+        if session is None:
+            session = requests.Session()
+            session.cookies.set_policy(_NoCookies())
+            session.auth = _no_auth
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            _sessions[key] = session
+    return session
+
+
+def close_http_sessions() -> None:
+    """Close every pooled session of this process (tests, shutdown)."""
+    with _sessions_lock:
+        for session in _sessions.values():
+            session.close()
+        _sessions.clear()
+
+
+@dataclass(frozen=True)
+class JsonResponse:
+    status: int
+    body: Any
+
+
+# -- classification (pure functions, unit-tested with fabricated inputs) ---------------------------------
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and everything it wraps (requests -> urllib3 MaxRetryError.reason -> socket errors)."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+        for attr in ("reason", "__cause__", "__context__"):
+            inner = getattr(current, attr, None)
+            if isinstance(inner, BaseException):
+                stack.append(inner)
+
+
+def _not_sent(exc: BaseException) -> bool:
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
+        return True
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return True
+    causes = list(_causes(exc))
+    sent_markers = (ProtocolError, ReadTimeoutError, ConnectionResetError, ConnectionAbortedError)
+    if any(isinstance(cause, sent_markers) for cause in causes):
+        return False
+    refused = (NewConnectionError, NameResolutionError, ConnectTimeoutError, ConnectionRefusedError)
+    return any(isinstance(cause, refused) for cause in causes)
+
+
+def classify_exception(exc: BaseException, *, mutating: bool, what: str) -> BrokerError:
+    """The BrokerError for a `requests` exception raised while calling `what`."""
+    kind = type(exc).__name__
+    if _not_sent(exc):
+        return BrokerUnavailableError(f"{what}: broker not reachable ({kind})", code="unreachable")
+    if mutating:
+        return BrokerTimeoutError(f"{what}: no answer after the request was sent ({kind}); outcome unknown")
+    return BrokerUnavailableError(f"{what}: no answer from broker ({kind})", code="no_answer")
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _json_message(body: Any) -> str:
+    """The human text of a JSON error body (legacy `emsg`, open-api `message`, generic `error`)."""
+    if isinstance(body, list) and body:
+        body = body[0]
+    if isinstance(body, dict):
+        for key in ("emsg", "message", "error_description", "error", "Result"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return value
+    if isinstance(body, str):
+        return body
+    return ""
+
+
+def loads(text: str) -> Any:
+    """JSON as the client reads it: JSON floats become Decimal (prices never pass through float)."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def _decode_json(text: str, content_type: str) -> tuple[bool, Any]:
+    stripped = text.strip()
+    if not stripped or "html" in content_type.lower() or stripped.startswith("<"):
+        return False, None
+    try:
+        return True, loads(stripped)
+    except ValueError:
+        return False, None
+
+
+def classify_response(
+    *,
+    status: int,
+    content_type: str,
+    text: str,
+    mutating: bool,
+    what: str,
+    retry_after: str | None = None,
+    client_errors_as_body: bool = False,
+) -> JsonResponse:
+    """The parsed JSON of a usable answer, or raise the BrokerError this HTTP answer means.
+
+    `client_errors_as_body` (session exchanges only): a 4xx other than 429 whose body is a JSON error is
+    returned for the caller's envelope parser to judge ("Invalid auth code" is a reject, not a logout).
+    """
+    is_json, body = _decode_json(text, content_type)
+    message = excerpt(_json_message(body)) if is_json else excerpt(text, 80)
+    detail = f" ({message})" if message else ""
+    if status == 429:
+        raise BrokerRateLimitedError(
+            f"{what}: rate limited (HTTP 429){detail}",
+            retry_after=parse_retry_after(retry_after),
+            http_status=status,
+        )
+    if status in (401, 403):
+        if client_errors_as_body and is_json and _json_message(body):
+            return JsonResponse(status, body)
+        raise BrokerAuthError(f"{what}: HTTP {status}{detail}", http_status=status)
+    if status >= 500:
+        if mutating and status in (504, 524):
+            raise BrokerTimeoutError(
+                f"{what}: gateway timeout (HTTP {status}); outcome unknown", http_status=status
+            )
+        raise BrokerUnavailableError(f"{what}: HTTP {status} from broker", http_status=status)
+    plain = (body if isinstance(body, str) else "") if is_json else text
+    if plain.strip().strip('"').lower() == "unauthorized":
+        raise BrokerAuthError(f"{what}: Unauthorized", http_status=status)
+    if 400 <= status < 500:
+        if is_json:
+            if client_errors_as_body:
+                return JsonResponse(status, body)
+            raise error_from_message(
+                _json_message(body) or f"HTTP {status}", mutating=mutating, what=what, http_status=status
+            )
+        raise BrokerRejectedError(f"HTTP {status}: {message or 'request refused'}", http_status=status)
+    if 300 <= status < 400:
+        raise BrokerUnavailableError(f"{what}: unexpected redirect (HTTP {status})", http_status=status)
+    if not is_json:
+        shape = "HTML page" if "<" in text[:200] else ("empty body" if not text.strip() else "non-JSON body")
+        if mutating:
+            raise BrokerOutcomeUnknownError(
+                f"{what}: HTTP {status} with {shape}; outcome unknown",
+                code="bad_response",
+                http_status=status,
+            )
+        raise BrokerUnavailableError(
+            f"{what}: HTTP {status} with {shape}", code="bad_response", http_status=status
+        )
+    return JsonResponse(status, body)
+
+
+# -- the transport -----------------------------------------------------------------------------------------
+
+
+class Transport:
+    """JSON over HTTP to one broker root URL with explicit timeouts; raises only BrokerError."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: tuple[float, float],
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.pool_size = pool_size
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        mutating: bool,
+        user_id: str = "",
+        client_errors_as_body: bool = False,
+    ) -> JsonResponse:
+        """Send one request (never retried) and return its JSON; failures raise BrokerError subclasses."""
+        what = path.rsplit("/", 1)[-1] or path.rstrip("/").rsplit("/", 1)[-1]
+        all_headers = {"Accept": "application/json"}
+        if headers:
+            all_headers.update(headers)
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        session = http_session(self.base_url, pool_size=self.pool_size)
+        started = time.monotonic()
+        try:
+            response = session.request(
+                method,
+                url,
+                json=json_body,
+                headers=all_headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+            text = response.text
+        except requests.RequestException as exc:
+            error = classify_exception(exc, mutating=mutating, what=what)
+            self._log(method, path, "-", started, user_id, mutating, error)
+            raise error from None
+        try:
+            result = classify_response(
+                status=response.status_code,
+                content_type=response.headers.get("Content-Type", ""),
+                text=text,
+                mutating=mutating,
+                what=what,
+                retry_after=response.headers.get("Retry-After"),
+                client_errors_as_body=client_errors_as_body,
+            )
+        except BrokerError as error:
+            self._log(method, path, response.status_code, started, user_id, mutating, error)
+            raise
+        self._log(method, path, response.status_code, started, user_id, mutating, None)
+        return result
+
+    @staticmethod
+    def _log(
+        method: str,
+        path: str,
+        status: Any,
+        started: float,
+        user_id: str,
+        mutating: bool,
+        error: BrokerError | None,
+    ) -> None:
+        # Method, path, status and timing only: never headers (Authorization), bodies, checksums or tokens.
+        elapsed_ms = (time.monotonic() - started) * 1000
+        if error is None:
+            level = logging.INFO if mutating else logging.DEBUG
+            logger.log(
+                level, "%s %s user=%s status=%s %.0f ms", method, path, user_id or "-", status, elapsed_ms
+            )
+        else:
+            logger.warning(
+                "%s %s user=%s status=%s %.0f ms failed: %s",
+                method,
+                path,
+                user_id or "-",
+                status,
+                elapsed_ms,
+                type(error).__name__,
+            )
