@@ -1,0 +1,460 @@
+"""Follower, admin, master and vendor-login APIs with the seed's paths and JSON (every body has `ok`).
+
+Each view parses its input, calls one service or selector and serializes the answer; errors are raised as
+ApplicationError subclasses and rendered by the core handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.debug import sensitive_variables
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import serializers as s
+from accounts.encryption import mask_last4, token_mask
+from accounts.exceptions import SessionMissing
+from accounts.models import Account, BrokerCredential, RiskConfig
+from accounts.selectors import (
+    accounts_with_token,
+    credential_of,
+    follower_get,
+    follower_list,
+    master_get_active,
+    master_settings_get,
+    session_ready_today,
+)
+from accounts.services.accounts import (
+    CredentialInput,
+    account_copy_trading_set,
+    consent_record,
+    credential_upsert,
+    follower_create,
+    master_settings_update,
+    risk_config_replace,
+)
+from accounts.services.sessions import (
+    PENDING_LOGIN_SESSION_KEY,
+    account_session_check,
+    master_disconnect,
+    vendor_login_complete,
+    vendor_login_url,
+)
+from copytrade.core.auth import ServiceUser
+from copytrade.core.exceptions import ApplicationError, NotFound, UpstreamFailed, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+FOLLOWER_ID_PARAM = OpenApiParameter("followerId", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True)
+ERRORS = {
+    400: OpenApiResponse(s.ErrorOutput, description="Validation failed (the message names the field)"),
+    401: OpenApiResponse(s.ErrorOutput, description="Missing or wrong x-qa-secret"),
+    404: OpenApiResponse(s.ErrorOutput, description="Follower not found"),
+}
+
+
+def _actor(request: Request) -> str:
+    return getattr(request.user, "username", "") or "api"
+
+
+def _parse(serializer_class, data) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _client_ip(request: Request) -> str:
+    forwarded = request.headers.get("x-forwarded-for", "")
+    if forwarded:
+        return forwarded.split(",")[0].strip()
+    return request.headers.get("x-real-ip") or request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def _follower_data(account: Account) -> dict[str, Any]:
+    credential = credential_of(account)
+    consent = getattr(account, "consent", None)
+    return {
+        "follower_id": account.account_id,
+        "name": account.name,
+        "client_id": account.client_id,
+        "status": account.status,
+        "api_flavor": account.api_flavor,
+        "paper": account.paper,
+        "copy_trading_active": account.copy_trading_active,
+        "consent_given": bool(consent and consent.trade_replication_enabled),
+        "session_status": credential.session_status if credential else BrokerCredential.SessionStatus.MISSING,
+        "session_ready_today": session_ready_today(credential),
+        "created_at": account.created_at,
+    }
+
+
+def _stop_state(account: Account) -> dict[str, Any]:
+    consent = getattr(account, "consent", None)
+    return {
+        "follower_id": account.account_id,
+        "enabled": bool(consent and consent.trade_replication_enabled),
+        "copyTradingActive": account.copy_trading_active,
+        "stoppedAt": account.stopped_at,
+        "stoppedBy": account.stopped_by or None,
+    }
+
+
+class FollowersApi(APIView):
+    """List followers, or create one (with default risk config and, optionally, credentials)."""
+
+    @extend_schema(operation_id="followers_list", responses={200: s.FollowerListOutput, 401: ERRORS[401]})
+    def get(self, request: Request) -> Response:
+        followers = [_follower_data(account) for account in follower_list()]
+        return Response(s.FollowerListOutput({"ok": True, "followers": followers}).data)
+
+    @extend_schema(
+        operation_id="followers_create",
+        request=s.FollowerCreateInput,
+        responses={201: s.FollowerCreateOutput, **ERRORS, 409: OpenApiResponse(s.ErrorOutput)},
+    )
+    @sensitive_variables("data")
+    def post(self, request: Request) -> Response:
+        data = _parse(s.FollowerCreateInput, request.data)
+        account = follower_create(
+            follower_id=data["followerId"],
+            client_id=data["clientId"],
+            name=data.get("name", ""),
+            api_flavor=data.get("apiFlavor"),
+            paper=data.get("paper", False),
+            credential=CredentialInput(
+                api_key=data.get("apiKey") or None,
+                api_secret=data.get("apiSecret") or None,
+                access_token=data.get("accessToken") or None,
+                broker_session_id=data.get("brokerSessionId") or None,
+            ),
+            actor=_actor(request),
+        )
+        account = follower_list().get(pk=account.pk)
+        body = {"ok": True, "message": "Follower added successfully", "follower": _follower_data(account)}
+        return Response(s.FollowerCreateOutput(body).data, status=201)
+
+
+class FollowerCredentialsApi(APIView):
+    """Store a follower's broker credentials (encrypted), or show them as last-4 characters."""
+
+    @extend_schema(
+        operation_id="followers_credentials_save",
+        request=s.CredentialsInput,
+        responses={200: s.CredentialSavedOutput, **ERRORS},
+    )
+    @sensitive_variables("data")
+    def post(self, request: Request) -> Response:
+        data = _parse(s.CredentialsInput, request.data)
+        credential = credential_upsert(
+            follower_id=data["followerId"],
+            client_id=data.get("clientId") or None,
+            values=CredentialInput(
+                api_key=data.get("apiKey"),
+                api_secret=data.get("apiSecret"),
+                access_token=data["accessToken"],
+                broker_session_id=data.get("brokerSessionId", ""),
+            ),
+            actor=_actor(request),
+        )
+        body = {"ok": True, "message": "Credentials saved successfully", "credentialId": credential.pk}
+        return Response(s.CredentialSavedOutput(body).data)
+
+    @extend_schema(
+        operation_id="followers_credentials_get",
+        parameters=[FOLLOWER_ID_PARAM],
+        responses={200: s.CredentialGetOutput, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        query = _parse(s.FollowerIdQuery, request.query_params)
+        account = follower_get(follower_id=query["followerId"])
+        credential = credential_of(account)
+        if credential is None:
+            raise NotFound("Credentials not found", code="credentials_not_found")
+        body = {
+            "ok": True,
+            "credential": {
+                "follower_id": account.account_id,
+                "client_id": account.client_id,
+                "api_key_last4": mask_last4(credential.api_key),
+                "access_token_last4": mask_last4(credential.session_token),
+                "status": account.status,
+                "created_at": credential.created_at,
+                "session_status": credential.session_status,
+            },
+        }
+        return Response(s.CredentialGetOutput(body).data)
+
+
+class FollowerRiskConfigApi(APIView):
+    """Replace a follower's risk config (omitted fields reset to the seed defaults), or read it."""
+
+    @extend_schema(
+        operation_id="followers_risk_config_replace",
+        request=s.RiskConfigInput,
+        responses={200: s.RiskConfigSavedOutput, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = dict(_parse(s.RiskConfigInput, request.data))
+        follower_id = data.pop("followerId")
+        config = risk_config_replace(follower_id=follower_id, actor=_actor(request), **data)
+        body = {"ok": True, "message": "Risk config updated successfully", "configId": config.pk}
+        return Response(s.RiskConfigSavedOutput(body).data)
+
+    @extend_schema(
+        operation_id="followers_risk_config_get",
+        parameters=[FOLLOWER_ID_PARAM],
+        responses={200: s.RiskConfigGetOutput, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        query = _parse(s.FollowerIdQuery, request.query_params)
+        account = follower_get(follower_id=query["followerId"])
+        config = RiskConfig.objects.select_related("account").filter(account=account).first()
+        if config is None:
+            raise NotFound("Risk config not found", code="risk_config_not_found")
+        return Response(s.RiskConfigGetOutput({"ok": True, "config": config}).data)
+
+
+class FollowerConsentApi(APIView):
+    """Record a follower's consent to trade replication (with IP and user agent), or read it."""
+
+    @extend_schema(
+        operation_id="followers_consent_record",
+        request=s.ConsentInput,
+        responses={200: s.ConsentSavedOutput, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = _parse(s.ConsentInput, request.data)
+        consent = consent_record(
+            follower_id=data["followerId"],
+            consent_token=data.get("consentToken", ""),
+            ip_address=_client_ip(request),
+            user_agent=request.headers.get("user-agent", ""),
+            actor=_actor(request),
+        )
+        body = {"ok": True, "message": "Consent recorded successfully", "consentId": consent.pk}
+        return Response(s.ConsentSavedOutput(body).data)
+
+    @extend_schema(
+        operation_id="followers_consent_get",
+        parameters=[FOLLOWER_ID_PARAM],
+        responses={200: s.ConsentGetOutput, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        query = _parse(s.FollowerIdQuery, request.query_params)
+        account = follower_get(follower_id=query["followerId"])
+        consent = getattr(account, "consent", None)
+        data = None
+        if consent is not None:
+            data = {
+                "follower_id": account.account_id,
+                "enabled": consent.trade_replication_enabled,
+                "consentGivenAt": consent.consent_given_at,
+            }
+        return Response(s.ConsentGetOutput({"ok": True, "consent": data}).data)
+
+
+class FollowerStopCopyApi(APIView):
+    """The master's per-follower stop/resume switch."""
+
+    @extend_schema(
+        operation_id="followers_stop_copy_trading_set",
+        request=s.StopCopyInput,
+        parameters=[
+            OpenApiParameter("x-master-id", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False)
+        ],
+        responses={200: s.StopCopyOutput, **ERRORS},
+    )
+    def patch(self, request: Request) -> Response:
+        data = _parse(s.StopCopyInput, request.data)
+        action = data["action"].strip().lower()
+        if action not in {"stop", "resume"}:
+            raise ValidationFailed('action must be either "stop" or "resume"', extra={"field": "action"})
+        account = follower_get(follower_id=data["followerId"])
+        stopped_by = request.headers.get("x-master-id", "").strip()
+        if not stopped_by:
+            stopped_by = "admin" if isinstance(request.user, ServiceUser) else request.user.username
+        account = account_copy_trading_set(
+            account=account, active=action == "resume", actor=_actor(request), stopped_by=stopped_by
+        )
+        verb = "resumed" if action == "resume" else "stopped"
+        body = {
+            "ok": True,
+            "message": f"Copy trading {verb} for {account.account_id}",
+            "consent": _stop_state(account),
+        }
+        return Response(s.StopCopyOutput(body).data)
+
+    @extend_schema(
+        operation_id="followers_stop_copy_trading_get",
+        parameters=[FOLLOWER_ID_PARAM],
+        responses={200: s.StopCopyGetOutput, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        query = _parse(s.FollowerIdQuery, request.query_params)
+        state = _stop_state(follower_get(follower_id=query["followerId"]))
+        body = {"ok": True, **{k: state[k] for k in ("copyTradingActive", "stoppedAt", "stoppedBy")}}
+        return Response(s.StopCopyGetOutput(body).data)
+
+
+class FollowerTestConnectApi(APIView):
+    """Verify a follower's session with a real read call (profile) and record the result."""
+
+    @extend_schema(
+        operation_id="followers_test_connect",
+        parameters=[FOLLOWER_ID_PARAM],
+        responses={200: s.TestConnectOutput, **ERRORS, 502: OpenApiResponse(s.ErrorOutput)},
+    )
+    def get(self, request: Request) -> Response:
+        follower_id = request.query_params.get("followerId", "").strip()
+        if not follower_id:
+            raise ValidationFailed("followerId required", extra={"field": "followerId"})
+        account = follower_get(follower_id=follower_id)
+        result = account_session_check(account=account, actor=_actor(request))
+        if result.status == "MISSING":
+            raise SessionMissing()
+        if result.status == "EXPIRED":
+            raise UpstreamFailed(f"Session expired: {result.message}", code="session_expired")
+        if result.status != "VALID":
+            raise UpstreamFailed(f"Alice Blue call failed: {result.message}")
+        body = {
+            "ok": True,
+            "message": "Connected",
+            "clientId": account.client_id,
+            "sessionStatus": BrokerCredential.SessionStatus.VALID,
+        }
+        return Response(s.TestConnectOutput(body).data)
+
+
+class AdminAccountsApi(APIView):
+    """Accounts holding a session token, with the seed's tokenMask (first 10 + '...' + last 4)."""
+
+    @extend_schema(
+        operation_id="admin_accounts_list", responses={200: s.AdminAccountsOutput, 401: ERRORS[401]}
+    )
+    def get(self, request: Request) -> Response:
+        rows = [
+            {"userId": a.account_id, "tokenMask": token_mask(a.credential.session_token)}
+            for a in accounts_with_token()
+        ]
+        return Response(s.AdminAccountsOutput({"ok": True, "accounts": len(rows), "list": rows}).data)
+
+
+class AdminSettingsApi(APIView):
+    """The master settings: read (snake_case) or update (camelCase; fields not sent keep their value)."""
+
+    @extend_schema(
+        operation_id="admin_settings_get", responses={200: s.MasterSettingsGetOutput, 401: ERRORS[401]}
+    )
+    def get(self, request: Request) -> Response:
+        return Response(s.MasterSettingsGetOutput({"ok": True, "settings": master_settings_get()}).data)
+
+    @extend_schema(
+        operation_id="admin_settings_update",
+        request=s.MasterSettingsInput,
+        responses={200: s.OkMessageOutput, 400: ERRORS[400], 401: ERRORS[401]},
+    )
+    def post(self, request: Request) -> Response:
+        data = _parse(s.MasterSettingsInput, request.data)
+        values = {s.MasterSettingsInput.FIELD_MAP[key]: value for key, value in data.items()}
+        master_settings_update(actor=_actor(request), **values)
+        return Response(s.OkMessageOutput({"ok": True, "message": "Settings updated successfully"}).data)
+
+
+class MasterStatusApi(APIView):
+    """The active master and its token mask, or null when there is none or it has no session."""
+
+    @extend_schema(operation_id="master_status", responses={200: s.MasterStatusOutput, 401: ERRORS[401]})
+    def get(self, request: Request) -> Response:
+        master = master_get_active()
+        credential = credential_of(master) if master else None
+        data = None
+        if master is not None and credential is not None and credential.session_token:
+            data = {"userId": master.account_id, "tokenMask": token_mask(credential.session_token)}
+        return Response(s.MasterStatusOutput({"ok": True, "master": data}).data)
+
+
+class MasterDisconnectApi(APIView):
+    """Forget the master's session; the account stays the master."""
+
+    @extend_schema(
+        operation_id="master_disconnect", request=None, responses={200: s.OkMessageOutput, 401: ERRORS[401]}
+    )
+    def post(self, request: Request) -> Response:
+        master_disconnect(actor=_actor(request))
+        return Response(s.OkMessageOutput({"ok": True, "message": "Master account disconnected"}).data)
+
+
+class VendorLoginStartApi(APIView):
+    """Redirect the browser to Alice Blue's login page with our app code, remembering the account."""
+
+    @extend_schema(
+        operation_id="alice_vendor_login_start",
+        parameters=[OpenApiParameter("accountId", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False)],
+        responses={302: OpenApiResponse(description="Redirect to ALICE_LOGIN_URL?appcode=..."), **ERRORS},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        query = _parse(s.VendorStartQuery, request.query_params)
+        url = vendor_login_url()
+        account_id = query.get("accountId")
+        if account_id:
+            if not Account.objects.filter(account_id=account_id).exists():
+                raise NotFound(f"Account {account_id} not found", code="account_not_found")
+            request.session[PENDING_LOGIN_SESSION_KEY] = account_id
+        else:
+            request.session.pop(PENDING_LOGIN_SESSION_KEY, None)
+        return HttpResponseRedirect(url)
+
+
+class VendorLoginCallbackApi(APIView):
+    """Where Alice Blue sends the browser back: exchange authCode and store the session on the account.
+
+    Reachable without x-qa-secret (Alice Blue's redirect carries none); the one-time authCode is the
+    proof. Answers an HTML page saying what happened, never a secret.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="alice_vendor_login_callback",
+        auth=[],
+        parameters=[
+            OpenApiParameter("authCode", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True),
+            OpenApiParameter("userId", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True),
+        ],
+        responses={
+            (200, "text/html"): OpenApiTypes.STR,
+            (400, "text/html"): OpenApiTypes.STR,
+            (502, "text/html"): OpenApiTypes.STR,
+        },
+    )
+    @sensitive_variables("auth_code", "params")
+    def get(self, request: Request) -> HttpResponse:
+        params = request.query_params
+        auth_code = params.get("authCode") or params.get("authcode") or params.get("code") or ""
+        user_id = (params.get("userId") or params.get("userid") or params.get("user") or "").strip()
+        pending = request.session.pop(PENDING_LOGIN_SESSION_KEY, None)
+        context: dict[str, Any] = {"user_id": user_id}
+        try:
+            account = vendor_login_complete(
+                user_id=user_id,
+                auth_code=auth_code,
+                pending_account_id=pending,
+                actor=f"vendor-login:{user_id}",
+            )
+        except ApplicationError as exc:
+            logger.warning("vendor login callback refused for user %s: %s", user_id, exc.code)
+            context.update(ok=False, message=exc.message)
+            return render(request._request, "accounts/login_result.html", context, status=exc.status_code)
+        context.update(
+            ok=True, account=account, message=f"Alice Blue session stored for {account.account_id}."
+        )
+        return render(request._request, "accounts/login_result.html", context)

@@ -1,0 +1,31 @@
+"""Application errors specific to accounts (rendered by the core DRF handler)."""
+
+from rest_framework import status
+
+from copytrade.core.exceptions import ApplicationError, NotFound
+
+
+class FollowerNotFound(NotFound):
+    default_code = "follower_not_found"
+    default_message = "Follower not found"
+
+
+class SessionMissing(NotFound):
+    """The account has no broker session to act with."""
+
+    default_code = "session_missing"
+    default_message = "No token found for follower"
+
+
+class LoginNotConfigured(ApplicationError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "login_not_configured"
+    default_message = "Alice Blue login is not configured (ALICE_APP_CODE / ALICE_API_SECRET)"
+
+
+class LoginRefused(ApplicationError):
+    """The vendor-login callback does not match an account we can store the session on."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "login_refused"
+    default_message = "Login refused"

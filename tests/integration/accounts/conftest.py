@@ -1,0 +1,50 @@
+"""Fixtures for the accounts integration tests: API clients, simulator-backed settings."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+QA_SECRET = "test-qa-secret-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters():
+    # Rate-limit counters live in the (per-process) cache; each test starts with a clean budget.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api(settings) -> APIClient:
+    """An API client authenticated with x-qa-secret."""
+    settings.QUANTUM_ALPHA_SECRET = QA_SECRET
+    return APIClient(headers={"x-qa-secret": QA_SECRET})
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def staff_client(db, django_user_model) -> APIClient:
+    user = django_user_model.objects.create_user(
+        username="ops", password="pw-ops-123", is_staff=True, is_superuser=True
+    )
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def sim_settings(settings, sim):
+    """Point the broker client at the test simulator."""
+    settings.ALICE_API_BASE_URL = sim.base_url
+    settings.ALICE_LEGACY_BASE_URL = sim.base_url
+    settings.ALICE_APP_CODE = "COPYTRADE"
+    settings.ALICE_API_SECRET = "sim-app-secret"
+    settings.ALICE_LOGIN_URL = sim.base_url + "/"
+    return settings
