@@ -164,6 +164,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"SideEnum": "replication.models.Side"},
 }
 
 # ---------------------------------------------------------------- Celery
@@ -235,6 +236,33 @@ QUANTUM_ALPHA_SECRET = env.str("QUANTUM_ALPHA_SECRET", default="")
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 COPYTRADE_REQUIRE_CONSENT = env.bool("COPYTRADE_REQUIRE_CONSENT", default=True)
 REPLICATION_SYNC_TIMEOUT = env.float("REPLICATION_SYNC_TIMEOUT", default=5.0)
+# Placement: attempts per follower order (the `attempts` column caps retries, not Celery), backoff in seconds.
+REPLICATION_MAX_ATTEMPTS = env.int("REPLICATION_MAX_ATTEMPTS", default=4)
+REPLICATION_RETRY_BACKOFF = env.float("REPLICATION_RETRY_BACKOFF", default=1.0)
+REPLICATION_RETRY_BACKOFF_MAX = env.float("REPLICATION_RETRY_BACKOFF_MAX", default=30.0)
+# Outcome unknown: first tag lookup after DELAY s; absent GRACE s after sending -> FAILED "not placed".
+REPLICATION_RECONCILE_DELAY = env.float("REPLICATION_RECONCILE_DELAY", default=2.0)
+REPLICATION_RECONCILE_GRACE = env.float("REPLICATION_RECONCILE_GRACE", default=30.0)
+REPLICATION_RECONCILE_GIVE_UP = env.float("REPLICATION_RECONCILE_GIVE_UP", default=900.0)
+# Exit / modify / cancel actions.
+REPLICATION_ACTION_MAX_ATTEMPTS = env.int("REPLICATION_ACTION_MAX_ATTEMPTS", default=20)
+REPLICATION_ACTION_WAIT = env.float("REPLICATION_ACTION_WAIT", default=1.0)
+# Sweeper: PENDING/UNKNOWN rows untouched this long are re-enqueued; SUBMITTING this long is UNKNOWN.
+# SUBMITTING_STUCK_AFTER must exceed the broker call's connect + read timeout.
+REPLICATION_SWEEP_AFTER = env.float("REPLICATION_SWEEP_AFTER", default=30.0)
+REPLICATION_SUBMITTING_STUCK_AFTER = env.float("REPLICATION_SUBMITTING_STUCK_AFTER", default=60.0)
+REPLICATION_SWEEP_INTERVAL = env.float("REPLICATION_SWEEP_INTERVAL", default=15.0)
+REPLICATION_ORDER_SYNC_INTERVAL = env.float("REPLICATION_ORDER_SYNC_INTERVAL", default=5.0)
+# Parallel position reads (daily-loss rule) during a fan-out.
+REPLICATION_POSITIONS_CONCURRENCY = env.int("REPLICATION_POSITIONS_CONCURRENCY", default=32)
+CELERY_BEAT_SCHEDULE["replication-order-status-sync"] = {
+    "task": "replication.order_status_sync",
+    "schedule": REPLICATION_ORDER_SYNC_INTERVAL,
+}
+CELERY_BEAT_SCHEDULE["replication-sweep"] = {
+    "task": "replication.sweep",
+    "schedule": REPLICATION_SWEEP_INTERVAL,
+}
 
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -16,4 +16,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
     path("api/", include("accounts.urls")),
+    path("api/", include("replication.urls")),
 ]

@@ -1,0 +1,143 @@
+"""Admin: trade events, order mappings and follower order actions, read-only and filterable, with a
+"Reconcile now" action for UNKNOWN mappings and "Sync status now" for open ones (both call services)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from accounts.services.audit import audit_record
+from replication.models import MasterTrade, OrderAction, OrderMapping, TradeEvent
+from replication.services.placement import order_mapping_reconcile
+from replication.services.sweeper import order_mappings_sync_now
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Audit views: nothing is added, changed or deleted from here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class OrderMappingInline(admin.TabularInline):
+    model = OrderMapping
+    extra = 0
+    can_delete = False
+    fields = ["follower", "leg", "status", "quantity", "executed_quantity", "follower_order_id", "reason"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(TradeEvent)
+class TradeEventAdmin(ReadOnlyAdmin):
+    list_display = [
+        "event_id",
+        "event_type",
+        "master_order_id",
+        "symbol",
+        "side",
+        "quantity",
+        "total_followers",
+        "successful_followers",
+        "failed_followers",
+        "skipped_followers",
+        "status",
+        "source",
+        "processed_at",
+    ]
+    list_filter = ["event_type", "status", "source", "exchange"]
+    search_fields = ["event_id", "master_order_id", "symbol"]
+    date_hierarchy = "processed_at"
+    inlines = [OrderMappingInline]
+
+
+@admin.register(OrderMapping)
+class OrderMappingAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "master_order_id",
+        "follower",
+        "leg",
+        "symbol",
+        "side",
+        "quantity",
+        "executed_quantity",
+        "average_price",
+        "status",
+        "follower_order_id",
+        "order_tag",
+        "attempts",
+        "updated_at",
+    ]
+    list_filter = [
+        "status",
+        "leg",
+        "side",
+        "exchange",
+        "product_type",
+        ("follower", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["master_order_id", "follower__account_id", "follower_order_id", "order_tag"]
+    list_select_related = ["follower"]
+    actions = ["reconcile_now", "sync_status_now"]
+
+    @admin.action(description="Reconcile now (UNKNOWN: look the order tag up in the follower's order book)")
+    def reconcile_now(self, request: HttpRequest, queryset) -> None:
+        outcomes: dict[str, int] = {}
+        ignored = 0
+        for mapping in queryset.select_related("follower"):
+            if mapping.status != OrderMapping.Status.UNKNOWN:
+                ignored += 1
+                continue
+            outcome = order_mapping_reconcile(mapping_id=mapping.pk)
+            outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
+            audit_record(
+                actor=f"admin:{request.user.get_username()}",
+                action="mapping.reconciled",
+                target=str(mapping.pk),
+                details={"result": outcome.status},
+            )
+        summary = ", ".join(f"{count} {status}" for status, count in sorted(outcomes.items())) or "none"
+        self.message_user(
+            request, f"Reconciled: {summary}; {ignored} not UNKNOWN (left alone).", messages.INFO
+        )
+
+    @admin.action(description="Sync status now (read the followers' order books)")
+    def sync_status_now(self, request: HttpRequest, queryset) -> None:
+        ids = list(queryset.filter(status__in=OrderMapping.OPEN_AT_BROKER).values_list("pk", flat=True))
+        changed = order_mappings_sync_now(mapping_ids=ids)
+        self.message_user(request, f"{len(ids)} open mappings checked, {changed} changed.", messages.INFO)
+
+
+@admin.register(OrderAction)
+class OrderActionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "trade_event", "mapping", "status", "reason", "attempts", "updated_at"]
+    list_filter = ["kind", "status"]
+    search_fields = ["trade_event__master_order_id", "mapping__follower__account_id"]
+
+
+@admin.register(MasterTrade)
+class MasterTradeAdmin(ReadOnlyAdmin):
+    list_display = [
+        "broker_order_id",
+        "account",
+        "symbol",
+        "side",
+        "quantity",
+        "filled_quantity",
+        "price",
+        "status",
+        "state",
+        "created_at",
+    ]
+    list_filter = ["state", "side", "exchange"]
+    search_fields = ["broker_order_id", "symbol"]

@@ -1,0 +1,1 @@
+"""Writes and side effects of the replication app, by topic (fan-out, placement, actions...)."""

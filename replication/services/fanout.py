@@ -1,0 +1,361 @@
+"""Fan-out of a master order to followers (replicate, copy-selected, auto-replicate, admin "Copy").
+
+One transaction writes the TradeEvent and one OrderMapping per target follower (SKIPPED with the rule's
+reason, or PENDING with the scaled quantity); one placement task per PENDING mapping is enqueued on
+commit. The unique (master_order_id, follower, leg) is the idempotency guard: a replay, concurrent or
+not, returns the existing mappings and places nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections, transaction
+
+from accounts.models import Account
+from accounts.selectors import account_broker_client, master_settings_get
+from broker.instrument_store import UnknownInstrumentError, instrument_resolve
+from broker.instruments import Instrument
+from copytrade.core.exceptions import ValidationFailed
+from replication import risk, selectors
+from replication.models import OrderMapping, TradeEvent, order_tag_for
+
+logger = logging.getLogger(__name__)
+
+EXCHANGES = ("NSE", "BSE", "NFO", "BFO", "CDS", "BCD", "MCX")
+PRODUCT_TYPES = ("MIS", "CNC", "NRML")
+ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SLM")
+EVENT_TYPES = ("PLACE", "MODIFY", "CANCEL", "EXIT")
+NOT_FOUND_REASON = "Follower not found or not active"
+
+
+@dataclass(frozen=True)
+class TradeInput:
+    """A validated master trade (the seed's `trade` object, normalised)."""
+
+    id: str
+    symbol: str
+    side: str
+    quantity: int
+    exchange: str = "NSE"
+    product_type: str = "MIS"
+    order_type: str = "MARKET"
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+
+
+def _fail(field_name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, code="invalid", extra={"field": field_name})
+
+
+def _decimal(value: Any, field_name: str) -> Decimal | None:
+    if value in (None, "", 0, "0"):
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise _fail(field_name, f"{field_name} must be a number") from None
+    if not number.is_finite() or number < 0:
+        raise _fail(field_name, f"{field_name} must be a positive number")
+    return number or None
+
+
+def _choice(value: Any, default: str, allowed: Sequence[str], field_name: str) -> str:
+    text = str(value if value not in (None, "") else default).strip().upper().replace("-", "")
+    if text not in allowed:
+        raise _fail(field_name, f"{field_name} must be one of {', '.join(allowed)} (got {value!r})")
+    return text
+
+
+def trade_input_parse(payload: Any) -> TradeInput:
+    """Validate the seed's `trade` object; ValidationFailed (400) names the offending field."""
+    if not isinstance(payload, dict) or not payload:
+        raise _fail("trade", "Trade data is required")
+    missing = [name for name in ("id", "symbol", "side", "quantity") if payload.get(name) in (None, "")]
+    if missing:
+        raise ValidationFailed(
+            f"Missing required trade fields: {', '.join(missing)}", code="invalid", extra={"fields": missing}
+        )
+    trade_id = str(payload["id"]).strip()
+    symbol = str(payload["symbol"]).strip().upper()
+    if not trade_id or len(trade_id) > 100:
+        raise _fail("trade.id", "trade.id must be 1 to 100 characters")
+    if not symbol or len(symbol) > 80:
+        raise _fail("trade.symbol", "trade.symbol must be 1 to 80 characters")
+    side = str(payload["side"]).strip().upper()
+    if side not in ("BUY", "SELL"):
+        raise _fail("trade.side", f"trade.side must be BUY or SELL (got {payload['side']!r})")
+    raw_quantity = payload["quantity"]
+    try:
+        quantity = int(Decimal(str(raw_quantity)))
+        exact = Decimal(str(raw_quantity)) == quantity and not isinstance(raw_quantity, bool)
+    except (InvalidOperation, ValueError):
+        exact, quantity = False, 0
+    if not exact or quantity <= 0:
+        raise _fail(
+            "trade.quantity", f"trade.quantity must be a positive whole number (got {raw_quantity!r})"
+        )
+    trade = TradeInput(
+        id=trade_id,
+        symbol=symbol,
+        side=side,
+        quantity=quantity,
+        exchange=_choice(payload.get("exchange"), "NSE", EXCHANGES, "trade.exchange"),
+        product_type=_choice(payload.get("product_type"), "MIS", PRODUCT_TYPES, "trade.product_type"),
+        order_type=_choice(payload.get("order_type"), "MARKET", ORDER_TYPES, "trade.order_type"),
+        price=_decimal(payload.get("price"), "trade.price"),
+        trigger_price=_decimal(payload.get("trigger_price"), "trade.trigger_price"),
+    )
+    if trade.order_type in ("LIMIT", "SL") and trade.price is None:
+        raise _fail("trade.price", f"trade.price is required for {trade.order_type} orders")
+    if trade.order_type in ("SL", "SLM") and trade.trigger_price is None:
+        raise _fail("trade.trigger_price", f"trade.trigger_price is required for {trade.order_type} orders")
+    return trade
+
+
+def trade_instrument(trade: TradeInput) -> Instrument:
+    """The contract for the trade; 400 naming trade.symbol when the contract master does not know it."""
+    try:
+        return instrument_resolve(exchange=trade.exchange, symbol=trade.symbol)
+    except UnknownInstrumentError as exc:
+        raise _fail("trade.symbol", f"trade.symbol: {exc}") from None
+
+
+@dataclass
+class FanOutResult:
+    event: TradeEvent
+    mappings: list[OrderMapping]
+    created_ids: list[int] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+
+
+def _positions_pnl(accounts: list[Account]) -> dict[int, Decimal | None]:
+    """Today's P&L per follower from its broker positions, fetched in parallel (None when unreadable)."""
+
+    def read(account: Account) -> tuple[int, Decimal | None]:
+        try:
+            return account.pk, risk.day_pnl(account_broker_client(account=account).positions())
+        except Exception as exc:  # any failure (BrokerError, SessionMissing...): the rule then skips
+            logger.warning(
+                "positions of follower %s unreadable for the daily-loss rule: %s",
+                account.account_id,
+                getattr(exc, "code", type(exc).__name__),
+            )
+            return account.pk, None
+        finally:
+            close_old_connections()
+
+    if not accounts:
+        return {}
+    with ThreadPoolExecutor(
+        max_workers=min(len(accounts), settings.REPLICATION_POSITIONS_CONCURRENCY)
+    ) as pool:
+        return dict(pool.map(read, accounts))
+
+
+def _decide(
+    *, trade: TradeInput, instrument: Instrument, followers: list[Account]
+) -> dict[int, risk.Decision]:
+    master_settings = master_settings_get()
+    limits = selectors.limits_from(master_settings)
+    intent = risk.TradeIntent(
+        symbol=trade.symbol,
+        side=trade.side,
+        quantity=trade.quantity,
+        order_type=trade.order_type,
+        product_type=trade.product_type,
+        price=trade.price,
+        trading_symbol=instrument.trading_symbol,
+        lot_size=instrument.lot_size,
+    )
+    rules = {f.pk: selectors.follower_rules(account=f, master_settings=master_settings) for f in followers}
+    # Positions are read only for followers that reach the daily-loss rule with a limit set.
+    probe = {
+        pk: risk.evaluate_entry(trade=intent, rules=rule, limits=limits, pnl_today=Decimal("0"))
+        for pk, rule in rules.items()
+    }
+    need = [f for f in followers if not probe[f.pk].skipped and risk.needs_positions(rules[f.pk])]
+    pnl = _positions_pnl(need)
+    return {
+        f.pk: risk.evaluate_entry(trade=intent, rules=rules[f.pk], limits=limits, pnl_today=pnl[f.pk])
+        if f.pk in pnl
+        else probe[f.pk]
+        for f in followers
+    }
+
+
+def _event_for_place(
+    *, trade: TradeInput, instrument: Instrument, source: str, requested_type: str
+) -> TradeEvent:
+    key = f"PLACE:{trade.id}"
+    event = TradeEvent.objects.filter(dedupe_key=key).first()
+    if event is not None:
+        return event
+    return TradeEvent.objects.create(
+        dedupe_key=key,
+        master_order_id=trade.id,
+        event_type=TradeEvent.EventType.PLACE,
+        requested_type=requested_type,
+        source=source,
+        symbol=trade.symbol,
+        trading_symbol=instrument.trading_symbol,
+        token=instrument.token,
+        exchange=trade.exchange,
+        side=trade.side,
+        quantity=trade.quantity,
+        price=trade.price,
+        trigger_price=trade.trigger_price,
+        product_type=trade.product_type,
+        order_type=trade.order_type,
+        details={"lot_size": instrument.lot_size},
+    )
+
+
+def trade_fan_out(
+    *,
+    trade: TradeInput,
+    follower_ids: Sequence[str] | None = None,
+    source: str = TradeEvent.Source.API,
+    requested_type: str = "PLACE",
+) -> FanOutResult:
+    """Write the event and every follower's ENTRY mapping in one transaction; enqueue placements on commit.
+
+    `follower_ids` None means every active follower. Followers already mapped for this master order keep
+    their mapping (idempotent replay); unknown or inactive requested ids are reported in `not_found`.
+    Concurrent calls for the same order race on the unique constraints; the loser retries and finds
+    the winner's rows.
+    """
+    instrument = trade_instrument(trade)
+    for _attempt in range(3):
+        try:
+            return _fan_out_once(
+                trade=trade,
+                instrument=instrument,
+                follower_ids=follower_ids,
+                source=source,
+                requested_type=requested_type,
+            )
+        except IntegrityError:
+            logger.info("fan-out of %s raced with another call; reading its rows", trade.id)
+            time.sleep(0.05)
+    return _fan_out_once(
+        trade=trade,
+        instrument=instrument,
+        follower_ids=follower_ids,
+        source=source,
+        requested_type=requested_type,
+    )
+
+
+def _fan_out_once(
+    *,
+    trade: TradeInput,
+    instrument: Instrument,
+    follower_ids: Sequence[str] | None,
+    source: str,
+    requested_type: str,
+) -> FanOutResult:
+    followers = list(selectors.followers_for_fanout(follower_ids=follower_ids))
+    not_found = [] if follower_ids is None else sorted(set(follower_ids) - {f.account_id for f in followers})
+    mapped = set(
+        OrderMapping.objects.filter(master_order_id=trade.id, leg=OrderMapping.Leg.ENTRY).values_list(
+            "follower_id", flat=True
+        )
+    )
+    new_followers = [f for f in followers if f.pk not in mapped]
+    # Rules may read positions from the broker: done before the transaction, never inside it.
+    decisions = _decide(trade=trade, instrument=instrument, followers=new_followers) if new_followers else {}
+    with transaction.atomic():
+        event = _event_for_place(
+            trade=trade, instrument=instrument, source=source, requested_type=requested_type
+        )
+        rows = [
+            _mapping_row(
+                event=event, trade=trade, instrument=instrument, follower=f, decision=decisions[f.pk]
+            )
+            for f in new_followers
+        ]
+        OrderMapping.objects.bulk_create(rows)
+        scope = [f.pk for f in followers] if follower_ids is not None else None
+        mappings = list(_scoped_mappings(trade.id, scope))
+        created_tags = {row.order_tag for row in rows}
+        created = [m for m in mappings if m.order_tag in created_tags]
+        pending = [m.pk for m in created if m.status == OrderMapping.Status.PENDING]
+        _enqueue_placements(pending)
+    for m in created:
+        if m.status == OrderMapping.Status.SKIPPED:
+            logger.info(
+                "[REPLICATE] mapping %s follower %s SKIPPED: %s", m.pk, m.follower.account_id, m.reason
+            )
+        else:
+            logger.info(
+                "[REPLICATE] mapping %s follower %s PENDING quantity %s (tag %s)",
+                m.pk,
+                m.follower.account_id,
+                m.quantity,
+                m.order_tag,
+            )
+    logger.info(
+        "[REPLICATE] event %s master order %s: %d new mappings (%d to place), %d existing",
+        event.event_id,
+        trade.id,
+        len(created),
+        len(pending),
+        len(mappings) - len(created),
+    )
+    return FanOutResult(
+        event=event, mappings=mappings, created_ids=[m.pk for m in created], not_found=not_found
+    )
+
+
+def _scoped_mappings(master_order_id: str, follower_pks: list[int] | None):
+    queryset = selectors.entry_mappings(master_order_id=master_order_id)
+    if follower_pks is not None:
+        queryset = queryset.filter(follower_id__in=follower_pks)
+    return queryset
+
+
+def _mapping_row(
+    *,
+    event: TradeEvent,
+    trade: TradeInput,
+    instrument: Instrument,
+    follower: Account,
+    decision: risk.Decision,
+) -> OrderMapping:
+    return OrderMapping(
+        trade_event=event,
+        master_order_id=trade.id,
+        follower=follower,
+        leg=OrderMapping.Leg.ENTRY,
+        order_tag=order_tag_for(
+            master_order_id=trade.id, follower_pk=follower.pk, leg=OrderMapping.Leg.ENTRY
+        ),
+        symbol=trade.symbol,
+        trading_symbol=instrument.trading_symbol,
+        token=instrument.token,
+        exchange=trade.exchange,
+        side=trade.side,
+        quantity=decision.quantity,
+        price=trade.price,
+        trigger_price=trade.trigger_price,
+        product_type=trade.product_type,
+        order_type=trade.order_type,
+        status=OrderMapping.Status.SKIPPED if decision.skipped else OrderMapping.Status.PENDING,
+        reason=decision.reason,
+        note="; ".join(decision.notes)[:255],
+    )
+
+
+def _enqueue_placements(mapping_ids: list[int]) -> None:
+    from replication.tasks import order_mapping_place_task
+
+    for mapping_id in mapping_ids:
+        order_mapping_place_task.delay_on_commit(mapping_id)

@@ -1,0 +1,340 @@
+"""Placing one follower order, exactly once, and reconciling orders whose outcome is unknown.
+
+Contract of `order_mapping_place`: the mapping row is locked and acted on only when PENDING; SUBMITTING
+(attempts + 1) is committed before the broker is called with `orderTag = order_tag`. A retry first looks
+the tag up in the order book, so an order that landed on an earlier attempt is never sent twice. A call
+sent without an answer makes the row UNKNOWN; only the reconcile path (tag lookup) resolves it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.exceptions import SessionMissing
+from accounts.selectors import account_broker_client
+from accounts.services.sessions import account_session_mark_expired
+from broker.client import AliceBlueClient
+from broker.exceptions import (
+    BrokerAuthError,
+    BrokerError,
+    BrokerOutcomeUnknownError,
+    BrokerRateLimitedError,
+    BrokerRejectedError,
+)
+from broker.types import OrderRequest, OrderType, ProductType, Side
+from replication.models import OrderMapping
+from replication.services.order_state import order_mapping_apply_order
+
+logger = logging.getLogger(__name__)
+
+Status = OrderMapping.Status
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a task run did; `retry_in` (seconds) asks the task to run again later."""
+
+    status: str
+    retry_in: float | None = None
+
+
+def _finish(mapping: OrderMapping, *, from_statuses: tuple[str, ...], **fields) -> bool:
+    """Conditional UPDATE of the mapping (no lock held across broker calls); whoever moved it first wins."""
+    fields["updated_at"] = timezone.now()
+    updated = OrderMapping.objects.filter(pk=mapping.pk, status__in=from_statuses).update(**fields)
+    if updated:
+        for name, value in fields.items():
+            setattr(mapping, name, value)
+    return bool(updated)
+
+
+def _backoff(attempts: int) -> float:
+    return min(
+        settings.REPLICATION_RETRY_BACKOFF * (2 ** max(attempts - 1, 0)),
+        settings.REPLICATION_RETRY_BACKOFF_MAX,
+    )
+
+
+def order_request_for(mapping: OrderMapping) -> OrderRequest:
+    return OrderRequest(
+        exchange=mapping.exchange,
+        token=mapping.token,
+        trading_symbol=mapping.trading_symbol or mapping.symbol,
+        side=Side(mapping.side),
+        quantity=mapping.quantity,
+        product=ProductType(mapping.product_type),
+        order_type=OrderType(mapping.order_type),
+        price=mapping.price if mapping.order_type in ("LIMIT", "SL") else None,
+        trigger_price=mapping.trigger_price if mapping.order_type in ("SL", "SLM") else None,
+        tag=mapping.order_tag,
+    )
+
+
+def _claim(mapping_id: int) -> tuple[OrderMapping | None, str]:
+    """Lock the row; PENDING -> SUBMITTING (attempts + 1), committed. (None, status) if nothing to do."""
+    with transaction.atomic():
+        mapping = (
+            OrderMapping.objects.select_for_update().select_related("follower").filter(pk=mapping_id).first()
+        )
+        if mapping is None:
+            return None, "missing"
+        if mapping.status != Status.PENDING:
+            return None, mapping.status
+        now = timezone.now()
+        if mapping.attempts >= settings.REPLICATION_MAX_ATTEMPTS:
+            mapping.status = Status.FAILED
+            mapping.reason = mapping.reason or f"Gave up after {mapping.attempts} attempts"
+            mapping.save(update_fields=["status", "reason", "updated_at"])
+            logger.warning("[ALICE-BLUE-ERROR] mapping %s: attempt cap reached, FAILED", mapping.pk)
+            return None, Status.FAILED
+        mapping.status = Status.SUBMITTING
+        mapping.attempts += 1
+        mapping.submitted_at = now
+        mapping.next_attempt_at = None
+        mapping.save(update_fields=["status", "attempts", "submitted_at", "next_attempt_at", "updated_at"])
+        return mapping, Status.SUBMITTING
+
+
+def _session_failed(mapping: OrderMapping, exc: Exception, *, from_statuses: tuple[str, ...]) -> Outcome:
+    reason = f"Session expired: {getattr(exc, 'message', '') or 'log in with Alice Blue again'}"
+    if isinstance(exc, SessionMissing):
+        reason = "No broker session for this follower: log in with Alice Blue first"
+    else:
+        account_session_mark_expired(account=mapping.follower, reason=reason)
+    _finish(mapping, from_statuses=from_statuses, status=Status.FAILED, reason=reason)
+    logger.warning(
+        "[ALICE-BLUE-ERROR] Follower %s: mapping %s FAILED: %s",
+        mapping.follower.account_id,
+        mapping.pk,
+        reason,
+    )
+    return Outcome(Status.FAILED)
+
+
+def _not_sent(mapping: OrderMapping, exc: BrokerError) -> Outcome:
+    """The request was not processed: back to PENDING with a backoff, or FAILED at the attempt cap."""
+    if mapping.attempts >= settings.REPLICATION_MAX_ATTEMPTS:
+        reason = f"Alice Blue API error: {exc.message} (gave up after {mapping.attempts} attempts)"
+        _finish(mapping, from_statuses=(Status.SUBMITTING,), status=Status.FAILED, reason=reason)
+        logger.warning(
+            "[ALICE-BLUE-ERROR] Follower %s: mapping %s FAILED: %s",
+            mapping.follower.account_id,
+            mapping.pk,
+            reason,
+        )
+        return Outcome(Status.FAILED)
+    delay = _backoff(mapping.attempts)
+    if isinstance(exc, BrokerRateLimitedError) and exc.retry_after:
+        delay = max(delay, float(exc.retry_after))
+    _finish(
+        mapping,
+        from_statuses=(Status.SUBMITTING,),
+        status=Status.PENDING,
+        reason=f"Retrying: {exc.message}",
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+    )
+    logger.info(
+        "[ALICE-BLUE] mapping %s follower %s not sent (%s): PENDING, retry in %.1fs (attempt %s/%s)",
+        mapping.pk,
+        mapping.follower.account_id,
+        exc.code,
+        delay,
+        mapping.attempts,
+        settings.REPLICATION_MAX_ATTEMPTS,
+    )
+    return Outcome(Status.PENDING, retry_in=delay)
+
+
+def _log_placing(mapping: OrderMapping) -> None:
+    logger.info(
+        "[ALICE-BLUE] Placing order for follower %s: %s",
+        mapping.follower.account_id,
+        {
+            "mapping": mapping.pk,
+            "tag": mapping.order_tag,
+            "leg": mapping.leg,
+            "symbol": mapping.symbol,
+            "exchange": mapping.exchange,
+            "side": mapping.side,
+            "quantity": mapping.quantity,
+            "price": str(mapping.price) if mapping.price is not None else None,
+            "product": mapping.product_type,
+            "order_type": mapping.order_type,
+            "attempt": mapping.attempts,
+        },
+    )
+
+
+def order_mapping_place(*, mapping_id: int) -> Outcome:
+    """Place the mapping's follower order if it is PENDING (see the module docstring for the contract)."""
+    mapping, state = _claim(mapping_id)
+    if mapping is None:
+        return Outcome(state)
+    follower = mapping.follower
+    if follower.paper:
+        _log_placing(mapping)
+        _finish(
+            mapping,
+            from_statuses=(Status.SUBMITTING,),
+            status=Status.SKIPPED,
+            reason="Paper account: order logged, not sent",
+        )
+        logger.info(
+            "[ALICE-BLUE] [PAPER] mapping %s follower %s: logged, not sent", mapping.pk, follower.account_id
+        )
+        return Outcome(Status.SKIPPED)
+    try:
+        client = account_broker_client(account=follower)
+    except SessionMissing as exc:
+        return _session_failed(mapping, exc, from_statuses=(Status.SUBMITTING,))
+    if mapping.attempts > 1:
+        # An earlier attempt may have reached the broker after all: never send a second order.
+        try:
+            existing = client.find_order_by_tag(mapping.order_tag)
+        except BrokerAuthError as exc:
+            return _session_failed(mapping, exc, from_statuses=(Status.SUBMITTING,))
+        except BrokerError as exc:
+            return _not_sent(mapping, exc)
+        if existing is not None:
+            order_mapping_apply_order(mapping=mapping, order=existing, from_statuses=(Status.SUBMITTING,))
+            logger.info(
+                "[ALICE-BLUE] Order placed successfully for %s: %s (found by tag %s on retry)",
+                follower.account_id,
+                existing.order_id,
+                mapping.order_tag,
+            )
+            return Outcome(mapping.status)
+    return _send(mapping, client)
+
+
+def _send(mapping: OrderMapping, client: AliceBlueClient) -> Outcome:
+    follower = mapping.follower
+    _log_placing(mapping)
+    try:
+        ack = client.place_order(order_request_for(mapping))
+    except BrokerAuthError as exc:
+        return _session_failed(mapping, exc, from_statuses=(Status.SUBMITTING,))
+    except BrokerRejectedError as exc:
+        reason = f"Alice Blue API error: {exc.reason}"
+        _finish(mapping, from_statuses=(Status.SUBMITTING,), status=Status.REJECTED, reason=reason)
+        logger.warning(
+            "[ALICE-BLUE-ERROR] Follower %s: mapping %s REJECTED: %s",
+            follower.account_id,
+            mapping.pk,
+            exc.reason,
+        )
+        return Outcome(Status.REJECTED)
+    except BrokerOutcomeUnknownError as exc:
+        reason = f"Sent, no answer from Alice Blue ({exc.code}): reconciling by order tag"
+        _finish(mapping, from_statuses=(Status.SUBMITTING,), status=Status.UNKNOWN, reason=reason)
+        logger.warning(
+            "[ALICE-BLUE] mapping %s follower %s UNKNOWN (%s): reconcile by tag %s",
+            mapping.pk,
+            follower.account_id,
+            exc.code,
+            mapping.order_tag,
+        )
+        enqueue_reconcile(mapping.pk, countdown=settings.REPLICATION_RECONCILE_DELAY)
+        return Outcome(Status.UNKNOWN)
+    except BrokerError as exc:
+        if exc.retryable:
+            return _not_sent(mapping, exc)
+        reason = f"Alice Blue API error: {exc.message}"
+        _finish(mapping, from_statuses=(Status.SUBMITTING,), status=Status.FAILED, reason=reason)
+        logger.warning(
+            "[ALICE-BLUE-ERROR] Follower %s: mapping %s FAILED: %s",
+            follower.account_id,
+            mapping.pk,
+            exc.message,
+        )
+        return Outcome(Status.FAILED)
+    now = timezone.now()
+    applied = _finish(
+        mapping,
+        from_statuses=(Status.SUBMITTING, Status.UNKNOWN),
+        status=Status.ACTIVE,
+        follower_order_id=ack.order_id,
+        reason="",
+        placed_at=now,
+    )
+    if not applied:
+        logger.warning(
+            "mapping %s acknowledged as %s but moved to %s meanwhile",
+            mapping.pk,
+            ack.order_id,
+            OrderMapping.objects.filter(pk=mapping.pk).values_list("status", flat=True).first(),
+        )
+    logger.info("[ALICE-BLUE] Order placed successfully for %s: %s", follower.account_id, ack.order_id)
+    return Outcome(Status.ACTIVE)
+
+
+def enqueue_reconcile(mapping_id: int, *, countdown: float = 0.0) -> None:
+    from replication.tasks import order_mapping_reconcile_task
+
+    transaction.on_commit(
+        lambda: order_mapping_reconcile_task.apply_async((mapping_id,), countdown=countdown)
+    )
+
+
+def _reconcile_again_in(mapping: OrderMapping) -> float | None:
+    """Seconds until the next lookup; None past REPLICATION_RECONCILE_GIVE_UP (the sweeper takes over)."""
+    sent_at = mapping.submitted_at or mapping.updated_at
+    if (timezone.now() - sent_at).total_seconds() > settings.REPLICATION_RECONCILE_GIVE_UP:
+        return None
+    return max(float(settings.REPLICATION_RECONCILE_DELAY) * 2, 0.5)
+
+
+def order_mapping_reconcile(*, mapping_id: int) -> Outcome:
+    """Resolve an UNKNOWN mapping by its orderTag in the follower's order book; never places an order.
+
+    Found -> the order's state (ACTIVE/PARTIAL/COMPLETED/REJECTED/CANCELLED). Absent after the grace window
+    (REPLICATION_RECONCILE_GRACE seconds since submission) -> FAILED "not placed". Else try again later.
+    """
+    mapping = OrderMapping.objects.select_related("follower").filter(pk=mapping_id).first()
+    if mapping is None or mapping.status != Status.UNKNOWN:
+        return Outcome(mapping.status if mapping else "missing")
+    try:
+        client = account_broker_client(account=mapping.follower)
+        found = client.find_order_by_tag(mapping.order_tag)
+    except (BrokerError, SessionMissing) as exc:
+        code = getattr(exc, "code", type(exc).__name__)
+        logger.warning("[RECONCILE] mapping %s: order book unreadable (%s); trying again", mapping.pk, code)
+        _finish(
+            mapping,
+            from_statuses=(Status.UNKNOWN,),
+            reason=f"Outcome unknown; order book unreadable ({code}): reconciling",
+        )
+        return Outcome(Status.UNKNOWN, retry_in=_reconcile_again_in(mapping))
+    if found is not None:
+        order_mapping_apply_order(mapping=mapping, order=found, from_statuses=(Status.UNKNOWN,))
+        if mapping.status != Status.REJECTED:
+            _finish(mapping, from_statuses=(mapping.status,), reason="")
+        logger.info(
+            "[RECONCILE] mapping %s follower %s: tag %s found as order %s (%s)",
+            mapping.pk,
+            mapping.follower.account_id,
+            mapping.order_tag,
+            found.order_id,
+            mapping.status,
+        )
+        logger.info(
+            "[ALICE-BLUE] Order placed successfully for %s: %s", mapping.follower.account_id, found.order_id
+        )
+        return Outcome(mapping.status)
+    sent_at = mapping.submitted_at or mapping.updated_at
+    waited = (timezone.now() - sent_at).total_seconds()
+    grace = float(settings.REPLICATION_RECONCILE_GRACE)
+    if waited < grace:
+        return Outcome(Status.UNKNOWN, retry_in=max(min(grace - waited, grace / 3), 0.2))
+    reason = f"Order not placed: tag {mapping.order_tag} not in the order book {int(waited)}s after sending"
+    _finish(mapping, from_statuses=(Status.UNKNOWN,), status=Status.FAILED, reason=reason)
+    logger.warning(
+        "[RECONCILE] mapping %s follower %s FAILED: %s", mapping.pk, mapping.follower.account_id, reason
+    )
+    return Outcome(Status.FAILED)
