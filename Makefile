@@ -7,7 +7,7 @@ EXTRAS := dev$(if $(filter mysql%,$(TEST_DATABASE_URL) $(DATABASE_URL)),$(comma)
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: install run test test-fast lint format bench simulator clean
+.PHONY: install run manage test test-fast lint format bench simulator clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ install: $(STAMP)
 ## make run: simulator + web (admin) + Celery worker + beat, with demo data; Ctrl-C stops everything.
 run: install
 	$(BIN)/python -m copytrade.devstack
+
+## make manage ARGS="tokens list": a manage.py command with make run's environment (demo secrets, simulator URLs).
+manage: install
+	$(BIN)/python -m copytrade.devstack manage $(ARGS)
 
 ## make test: every test (unit, integration, e2e). Uses MariaDB/Redis when TEST_DATABASE_URL/TEST_REDIS_URL are set.
 test: install

@@ -92,6 +92,12 @@ def _wait_for(url: str, seconds: float) -> None:
     raise SystemExit(f"devstack: {url} did not answer within {seconds:.0f}s")
 
 
+def manage(argv: list[str]) -> int:
+    """`make manage ARGS=...`: a manage.py command with the environment `make run` gives its processes."""
+    env = _environment(int(os.environ.get("PORT", "8000")), int(os.environ.get("SIM_PORT", "9100")))
+    return subprocess.run([PYTHON, "manage.py", *argv], cwd=ROOT, env=env, check=False).returncode  # noqa: S603
+
+
 def main() -> int:
     web_port = int(os.environ.get("PORT", "8000"))
     sim_port = int(os.environ.get("SIM_PORT", "9100"))
@@ -113,7 +119,9 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C and SIGTERM both stop everything (a shell may start us with SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         _manage(env, "migrate", "--noinput", "-v", "0")
         start(
@@ -193,4 +201,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["manage"]:
+        sys.exit(manage(sys.argv[2:]))
     sys.exit(main())

@@ -193,6 +193,8 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
         "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
         "control_folder": str(CELERY_BROKER_FOLDER / "control"),
+        # The default, one poll a second, is too slow for a replicate call that waits for its placements.
+        "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.1),
         "store_processed": False,
     }
 else:
@@ -262,6 +264,16 @@ CELERY_BEAT_SCHEDULE["replication-order-status-sync"] = {
 CELERY_BEAT_SCHEDULE["replication-sweep"] = {
     "task": "replication.sweep",
     "schedule": REPLICATION_SWEEP_INTERVAL,
+}
+# Follower risk snapshots (day P&L and opening cash, for the loss rules and auto-liquidation): one task per
+# active, session-VALID follower every INTERVAL s, two non-order calls each (positions + limits). Alice Blue
+# allows 1,800 non-order calls per 15 minutes per account; 2 calls per 30 s is 60 per 15 minutes.
+# A fan-out uses a snapshot younger than MAX_AGE s and reads the broker live otherwise.
+REPLICATION_RISK_SNAPSHOT_INTERVAL = env.float("REPLICATION_RISK_SNAPSHOT_INTERVAL", default=30.0)
+REPLICATION_RISK_SNAPSHOT_MAX_AGE = env.float("REPLICATION_RISK_SNAPSHOT_MAX_AGE", default=60.0)
+CELERY_BEAT_SCHEDULE["replication-risk-snapshot-refresh"] = {
+    "task": "replication.risk_snapshot_refresh",
+    "schedule": REPLICATION_RISK_SNAPSHOT_INTERVAL,
 }
 
 # ---------------------------------------------------------------- logging
