@@ -2,9 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+comma := ,
 # mysqlclient compiles against the MariaDB/MySQL client headers, so it is only installed when a MySQL URL is used.
 EXTRAS := dev$(if $(filter mysql%,$(TEST_DATABASE_URL) $(DATABASE_URL)),$(comma)mysql)
-comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: install run manage test test-fast lint format bench simulator clean
