@@ -173,7 +173,6 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_FOLDER = Path(env.str("CELERY_BROKER_FOLDER", default=str(VAR_DIR / "celery-broker")))
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -245,6 +244,10 @@ REPLICATION_SYNC_TIMEOUT = env.float("REPLICATION_SYNC_TIMEOUT", default=5.0)
 REPLICATION_MAX_ATTEMPTS = env.int("REPLICATION_MAX_ATTEMPTS", default=4)
 REPLICATION_RETRY_BACKOFF = env.float("REPLICATION_RETRY_BACKOFF", default=1.0)
 REPLICATION_RETRY_BACKOFF_MAX = env.float("REPLICATION_RETRY_BACKOFF_MAX", default=30.0)
+# A fan-out places first attempts in batches: one task per BATCH_SIZE followers, each sending its orders
+# concurrently from up to THREADS threads (so 100 followers need neither 100 tasks nor 100 worker threads).
+REPLICATION_PLACEMENT_BATCH_SIZE = env.int("REPLICATION_PLACEMENT_BATCH_SIZE", default=25)
+REPLICATION_PLACEMENT_THREADS = env.int("REPLICATION_PLACEMENT_THREADS", default=50)
 # Outcome unknown: first tag lookup after DELAY s; absent GRACE s after sending -> FAILED "not placed".
 REPLICATION_RECONCILE_DELAY = env.float("REPLICATION_RECONCILE_DELAY", default=2.0)
 REPLICATION_RECONCILE_GRACE = env.float("REPLICATION_RECONCILE_GRACE", default=30.0)
