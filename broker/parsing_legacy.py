@@ -374,6 +374,7 @@ def parse_funds(rows: Sequence[dict[str, Any]]) -> Funds:
         available_cash=to_decimal(_first(row, "net", "cashmarginavailable")),
         utilized_margin=to_decimal(row.get("debits")),
         collateral=to_decimal(row.get("collateralvalue")),
+        opening_cash=to_decimal(row.get("credits"), default=None),
     )
 
 

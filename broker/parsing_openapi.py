@@ -421,6 +421,7 @@ def parse_funds(rows: Sequence[dict[str, Any]]) -> Funds:
         available_cash=to_decimal(row.get("tradingLimit")),
         utilized_margin=to_decimal(row.get("utilizedMargin")),
         collateral=to_decimal(row.get("collateralMargin")),
+        opening_cash=to_decimal(row.get("openingCashLimit"), default=None),
     )
 
 

@@ -177,6 +177,8 @@ class Funds:
     available_cash: Decimal
     utilized_margin: Decimal
     collateral: Decimal = Decimal("0")
+    # The day's opening cash (open-api `openingCashLimit`, legacy `credits`); None when the answer lacks it.
+    opening_cash: Decimal | None = None
 
 
 @dataclass(frozen=True)

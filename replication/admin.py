@@ -1,13 +1,15 @@
-"""Admin: trade events, order mappings and follower order actions, read-only and filterable, with a
-"Reconcile now" action for UNKNOWN mappings and "Sync status now" for open ones (both call services)."""
+"""Admin: trade events, order mappings, follower order actions and risk snapshots, read-only and filterable
+(status, follower, master order), with a "Reconcile now" action for UNKNOWN mappings and "Sync status now"
+for open ones (both call services)."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from accounts.models import Account
 from accounts.services.audit import audit_record
-from replication.models import MasterTrade, OrderAction, OrderMapping, TradeEvent
+from replication.models import FollowerRiskSnapshot, MasterTrade, OrderAction, OrderMapping, TradeEvent
 from replication.services.placement import order_mapping_reconcile
 from replication.services.sweeper import order_mappings_sync_now
 
@@ -23,6 +25,45 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class MasterOrderFilter(admin.SimpleListFilter):
+    """The most recent master orders to pick from; any id works through ?master_order=<id>."""
+
+    title = "master order"
+    parameter_name = "master_order"
+    RECENT = 20
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        recent: list[str] = []
+        rows = model_admin.model.objects.order_by("-id").values_list("master_order_id", flat=True)[:500]
+        for master_order_id in rows:
+            if master_order_id not in recent:
+                recent.append(master_order_id)
+            if len(recent) == self.RECENT:
+                break
+        return [(value, value) for value in recent]
+
+    def queryset(self, request: HttpRequest, queryset):
+        if self.value():
+            return queryset.filter(master_order_id=self.value())
+        return queryset
+
+
+class EventFollowerFilter(admin.SimpleListFilter):
+    """Trade events that have a mapping for the follower."""
+
+    title = "follower"
+    parameter_name = "follower"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        followers = Account.objects.filter(role=Account.Role.FOLLOWER).order_by("account_id")[:200]
+        return [(str(f.pk), f.account_id) for f in followers]
+
+    def queryset(self, request: HttpRequest, queryset):
+        if self.value():
+            return queryset.filter(mappings__follower_id=self.value()).distinct()
+        return queryset
 
 
 class OrderMappingInline(admin.TabularInline):
@@ -54,7 +95,7 @@ class TradeEventAdmin(ReadOnlyAdmin):
         "source",
         "processed_at",
     ]
-    list_filter = ["event_type", "status", "source", "exchange"]
+    list_filter = ["event_type", "status", "source", "exchange", EventFollowerFilter, MasterOrderFilter]
     search_fields = ["event_id", "master_order_id", "symbol"]
     date_hierarchy = "processed_at"
     inlines = [OrderMappingInline]
@@ -85,6 +126,7 @@ class OrderMappingAdmin(ReadOnlyAdmin):
         "exchange",
         "product_type",
         ("follower", admin.RelatedOnlyFieldListFilter),
+        MasterOrderFilter,
     ]
     search_fields = ["master_order_id", "follower__account_id", "follower_order_id", "order_tag"]
     list_select_related = ["follower"]
@@ -141,3 +183,22 @@ class MasterTradeAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["state", "side", "exchange"]
     search_fields = ["broker_order_id", "symbol"]
+
+
+@admin.register(FollowerRiskSnapshot)
+class FollowerRiskSnapshotAdmin(ReadOnlyAdmin):
+    list_display = [
+        "follower",
+        "realised_pnl",
+        "unrealised_pnl",
+        "day_pnl",
+        "opening_cash",
+        "fetched_at",
+        "error",
+    ]
+    list_select_related = ["follower"]
+    search_fields = ["follower__account_id"]
+
+    @admin.display(description="Day P&L")
+    def day_pnl(self, obj: FollowerRiskSnapshot):
+        return obj.day_pnl

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import secrets
 import time
+from decimal import Decimal
 
 from django.db import models
 
@@ -85,6 +86,7 @@ class TradeEvent(models.Model):
         PUSH = "PUSH", "Push"
         ADMIN = "ADMIN", "Admin"
         STREAM = "STREAM", "Stream"
+        RISK = "RISK", "Risk (auto-liquidate)"
 
     class Status(models.TextChoices):
         SUCCESS = "success", "Success"
@@ -236,3 +238,31 @@ class OrderAction(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} of mapping #{self.mapping_id} ({self.status})"
+
+
+class FollowerRiskSnapshot(models.Model):
+    """A follower's day P&L and opening cash as last read from the broker (positions() and limits()).
+
+    Refreshed by a beat task so a fan-out can apply the loss rules without a broker round trip; a snapshot
+    older than REPLICATION_RISK_SNAPSHOT_MAX_AGE, or whose last read failed, is not used (read live instead).
+    """
+
+    follower = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="risk_snapshot")
+    realised_pnl = models.DecimalField(max_digits=15, decimal_places=2, default=0)
+    unrealised_pnl = models.DecimalField(max_digits=15, decimal_places=2, default=0)
+    opening_cash = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
+    fetched_at = models.DateTimeField(null=True, blank=True, help_text="Last successful read.")
+    error = models.CharField(
+        max_length=255, blank=True, default="", help_text="Why the last read failed (empty: it succeeded)."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "follower risk snapshot"
+
+    def __str__(self) -> str:
+        return f"risk snapshot of follower #{self.follower_id}"
+
+    @property
+    def day_pnl(self) -> Decimal:
+        return self.realised_pnl + self.unrealised_pnl

@@ -2,8 +2,9 @@
 
 Rule order (DESIGN 5.2, first failure wins -> SKIPPED with the reason): stopped by master -> consent ->
 risk config disabled -> session -> instrument -> order type -> product type -> sizing (multiplier or fixed,
-lot-size rounding, caps) -> zero -> order value (on the follower's quantity) -> today's loss.
-Exits never go through these rules.
+lot-size rounding, caps) -> zero -> order value (on the follower's quantity) -> today's loss against the
+follower's max_daily_loss -> today's loss against MasterSettings.max_daily_loss_percentage of the opening
+cash -> MasterSettings.max_concurrent_trades. Exits never go through these rules.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ REASON_NO_CONSENT = "Follower has not given consent"
 REASON_DISABLED = "Account is disabled"
 REASON_SESSION_EXPIRED = "Broker session expired for this follower"
 REASON_NO_SESSION = "No broker session for this follower"
+REASON_POSITIONS_UNAVAILABLE = "Daily loss could not be checked: positions unavailable"
+REASON_FUNDS_UNAVAILABLE = "Daily loss could not be checked: funds unavailable"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class GlobalLimits:
     max_quantity_per_trade: int | None = 1000
     min_lot_size: int = 1
     require_consent: bool = True
+    # None or 0 turns the rule off (a percentage of 0 or a cap of 0 trades would block every entry).
+    max_daily_loss_percentage: Decimal | None = None
+    max_concurrent_trades: int | None = None
 
 
 @dataclass(frozen=True)
@@ -141,11 +147,12 @@ def size_quantity(
     return Sizing(quantity, tuple(notes), zero_reason if quantity == 0 else "")
 
 
-def day_pnl(positions: Iterable[object]) -> Decimal:
-    """Today's P&L from broker positions: realised plus unrealised (computed where a last price is known)."""
-    total = Decimal("0")
+def pnl_parts(positions: Iterable[object]) -> tuple[Decimal, Decimal]:
+    """Today's (realised, unrealised) P&L from positions; unrealised computed where the broker omits it."""
+    realised = Decimal("0")
+    unrealised_total = Decimal("0")
     for position in positions:
-        total += Decimal(getattr(position, "realised_pnl", 0) or 0)
+        realised += Decimal(getattr(position, "realised_pnl", 0) or 0)
         unrealised = getattr(position, "unrealised_pnl", None)
         if unrealised is None:
             last_price = getattr(position, "last_price", None)
@@ -154,8 +161,42 @@ def day_pnl(positions: Iterable[object]) -> Decimal:
                 unrealised = (
                     Decimal(last_price) - Decimal(getattr(position, "net_average", 0))
                 ) * net_quantity
-        total += Decimal(unrealised or 0)
-    return total
+        unrealised_total += Decimal(unrealised or 0)
+    return realised, unrealised_total
+
+
+def day_pnl(positions: Iterable[object]) -> Decimal:
+    """Today's P&L from broker positions: realised plus unrealised (computed where a last price is known)."""
+    realised, unrealised = pnl_parts(positions)
+    return realised + unrealised
+
+
+def loss_limit_breach(
+    *,
+    rules: FollowerRules,
+    limits: GlobalLimits,
+    pnl_today: Decimal | None,
+    opening_cash: Decimal | None,
+) -> str:
+    """The reason when today's known loss is at or beyond a loss limit, else "" (unknown: no breach).
+
+    Follower max_daily_loss first, then MasterSettings.max_daily_loss_percentage of the opening cash.
+    """
+    if pnl_today is None:
+        return ""
+    loss = -pnl_today if pnl_today < 0 else Decimal("0")
+    if rules.max_daily_loss and loss >= rules.max_daily_loss:
+        return f"Daily loss ₹{format_number(loss)} reached max: ₹{format_money(rules.max_daily_loss)}"
+    percentage = limits.max_daily_loss_percentage
+    if percentage and opening_cash is not None:
+        threshold = opening_cash * percentage / Decimal("100")
+        # A loss of 0 never breaches, even against a capital of 0.
+        if loss > 0 and loss >= threshold:
+            return (
+                f"Daily loss ₹{format_number(loss)} reached {format_money(percentage)}% "
+                f"of capital ₹{format_money(opening_cash)}"
+            )
+    return ""
 
 
 def evaluate_entry(
@@ -165,12 +206,39 @@ def evaluate_entry(
     limits: GlobalLimits,
     reference_price: Decimal | None = None,
     pnl_today: Decimal | None = None,
+    opening_cash: Decimal | None = None,
+    open_trades: int = 0,
 ) -> Decision:
     """Apply the rules in order to an entry order; the first failure wins.
 
     `reference_price` prices market orders (the master's fill, else the last price); `pnl_today` is the
-    follower's P&L today (needed only when max_daily_loss is set; None then means it could not be read).
+    follower's P&L today and `opening_cash` its opening capital (needed only by the loss rules that are set;
+    None then means it could not be read, which skips: no guessing with real money); `open_trades` counts
+    the follower's open copied trades today.
     """
+    decision = evaluate_entry_static(trade=trade, rules=rules, limits=limits, reference_price=reference_price)
+    if decision.skipped:
+        return decision
+    reason = account_state_reason(
+        rules=rules,
+        limits=limits,
+        pnl_today=pnl_today,
+        opening_cash=opening_cash,
+        open_trades=open_trades,
+    )
+    if reason:
+        return Decision(reason=reason, notes=decision.notes)
+    return decision
+
+
+def evaluate_entry_static(
+    *,
+    trade: TradeIntent,
+    rules: FollowerRules,
+    limits: GlobalLimits,
+    reference_price: Decimal | None = None,
+) -> Decision:
+    """The rules that need nothing from the broker or the follower's other trades (up to order value)."""
     if not rules.copy_trading_active:
         return Decision(reason=REASON_STOPPED)
     if limits.require_consent and not rules.consent_given:
@@ -207,19 +275,29 @@ def evaluate_entry(
                 reason=f"Order value ₹{format_number(value)} exceeds max: ₹{limit}",
                 notes=sizing.notes,
             )
-    if rules.max_daily_loss:
-        if pnl_today is None:
-            return Decision(
-                reason="Daily loss could not be checked: positions unavailable", notes=sizing.notes
-            )
-        loss = -pnl_today if pnl_today < 0 else Decimal("0")
-        if loss >= rules.max_daily_loss:
-            limit = format_money(rules.max_daily_loss)
-            return Decision(
-                reason=f"Daily loss ₹{format_number(loss)} reached max: ₹{limit}",
-                notes=sizing.notes,
-            )
     return Decision(quantity=sizing.quantity, notes=sizing.notes)
+
+
+def account_state_reason(
+    *,
+    rules: FollowerRules,
+    limits: GlobalLimits,
+    pnl_today: Decimal | None,
+    opening_cash: Decimal | None,
+    open_trades: int,
+) -> str:
+    """The rules after order value, in order: max_daily_loss, loss % of capital, concurrent trades."""
+    if rules.max_daily_loss or limits.max_daily_loss_percentage:
+        if pnl_today is None:
+            return REASON_POSITIONS_UNAVAILABLE
+        breach = loss_limit_breach(rules=rules, limits=limits, pnl_today=pnl_today, opening_cash=opening_cash)
+        if breach:
+            return breach
+        if limits.max_daily_loss_percentage and opening_cash is None:
+            return REASON_FUNDS_UNAVAILABLE
+    if limits.max_concurrent_trades and open_trades >= limits.max_concurrent_trades:
+        return f"Max concurrent trades reached: {limits.max_concurrent_trades}"
+    return ""
 
 
 def scale_modified_quantity(
@@ -231,6 +309,11 @@ def scale_modified_quantity(
     ).quantity
 
 
-def needs_positions(rules: FollowerRules) -> bool:
-    """Whether evaluating this follower needs its broker positions (the daily-loss rule)."""
-    return bool(rules.max_daily_loss)
+def needs_positions(rules: FollowerRules, limits: GlobalLimits | None = None) -> bool:
+    """Whether evaluating this follower needs its broker positions (a daily-loss rule is set)."""
+    return bool(rules.max_daily_loss or (limits and limits.max_daily_loss_percentage))
+
+
+def needs_opening_cash(limits: GlobalLimits) -> bool:
+    """Whether the loss rules need the follower's opening cash (the percentage-of-capital rule is set)."""
+    return bool(limits.max_daily_loss_percentage)

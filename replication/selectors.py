@@ -5,11 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from datetime import time as dt_time
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import Account, BrokerCredential, Consent, MasterSettings, RiskConfig
 from accounts.selectors import master_settings_get
@@ -70,6 +74,8 @@ def limits_from(row: MasterSettings) -> risk.GlobalLimits:
         max_quantity_per_trade=row.max_quantity_per_trade,
         min_lot_size=row.min_lot_size,
         require_consent=settings.COPYTRADE_REQUIRE_CONSENT,
+        max_daily_loss_percentage=row.max_daily_loss_percentage,
+        max_concurrent_trades=row.max_concurrent_trades,
     )
 
 
@@ -222,6 +228,51 @@ def event_actions(*, event: TradeEvent) -> QuerySet[OrderAction]:
         .select_related("mapping", "mapping__follower")
         .order_by("mapping__follower__account_id")
     )
+
+
+# An ENTRY in one of these states is (or may become) a position at the broker.
+OPEN_TRADE_STATUSES = (
+    Status.PENDING,
+    Status.SUBMITTING,
+    Status.UNKNOWN,
+    Status.ACTIVE,
+    Status.PARTIAL,
+    Status.COMPLETED,
+)
+# An EXIT leg in one of these states did not square anything off: the trade is still open.
+EXIT_DID_NOT_CLOSE = (Status.FAILED, Status.REJECTED, Status.CANCELLED, Status.SKIPPED)
+
+
+def market_day_start() -> datetime:
+    """Midnight today in the market's time zone (Asia/Kolkata), as an aware datetime."""
+    zone = ZoneInfo(settings.MARKET_TIME_ZONE)
+    return datetime.combine(timezone.now().astimezone(zone).date(), dt_time.min, tzinfo=zone)
+
+
+def open_copied_trades(*, follower_pks: Iterable[int]) -> QuerySet[OrderMapping]:
+    """ENTRY mappings created today (Asia/Kolkata) that may hold a position and have no closing EXIT leg."""
+    closing_exit = OrderMapping.objects.filter(
+        master_order_id=OuterRef("master_order_id"),
+        follower_id=OuterRef("follower_id"),
+        leg=OrderMapping.Leg.EXIT,
+    ).exclude(status__in=EXIT_DID_NOT_CLOSE)
+    return OrderMapping.objects.filter(
+        follower_id__in=list(follower_pks),
+        leg=OrderMapping.Leg.ENTRY,
+        status__in=OPEN_TRADE_STATUSES,
+        created_at__gte=market_day_start(),
+    ).exclude(Exists(closing_exit))
+
+
+def open_copied_trade_counts(*, follower_pks: Iterable[int]) -> dict[int, int]:
+    """How many open copied trades each follower has today (followers with none are absent)."""
+    rows = (
+        open_copied_trades(follower_pks=follower_pks)
+        .order_by()
+        .values("follower_id")
+        .annotate(open_trades=Count("id"))
+    )
+    return {row["follower_id"]: row["open_trades"] for row in rows}
 
 
 def open_mapping_followers() -> list[int]:

@@ -60,3 +60,20 @@ def order_status_sync_task(self) -> None:
 def replication_sweep_task(self) -> None:
     """Beat: re-enqueue lost PENDING work, resolve stuck SUBMITTING rows, re-run stale UNKNOWN reconciles."""
     sweeper.replication_sweep()
+
+
+@shared_task(name="replication.follower_risk_snapshot_refresh", **TASK_OPTIONS)
+def follower_risk_snapshot_refresh_task(self, follower_pk: int) -> None:
+    """Read one follower's positions and limits into its risk snapshot; auto-liquidate past a loss limit."""
+    from replication.services.risk_snapshot import follower_risk_snapshot_refresh
+
+    follower_risk_snapshot_refresh(follower_pk=follower_pk)
+
+
+@shared_task(name="replication.risk_snapshot_refresh", **TASK_OPTIONS)
+def risk_snapshot_refresh_task(self) -> None:
+    """Beat: one risk-snapshot task per active, session-VALID follower."""
+    from replication.services.risk_snapshot import followers_for_risk_snapshot
+
+    for follower_pk in followers_for_risk_snapshot():
+        follower_risk_snapshot_refresh_task.delay(follower_pk)

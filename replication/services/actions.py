@@ -195,6 +195,37 @@ def trade_exit(*, master_order_id: str, source: str = TradeEvent.Source.API) -> 
     return _with_race_retry(create)
 
 
+def trade_exit_follower(
+    *, master_order_id: str, follower_pk: int, source: str = TradeEvent.Source.RISK
+) -> TradeEvent | None:
+    """Exit one follower of the master order (auto-liquidation): the same EXIT event and action as a master
+    exit, so a later master exit finds this follower's action and does nothing twice. None if not mapped."""
+    entries = [e for e in _entries_or_404(master_order_id) if e.follower_id == follower_pk]
+    if not entries:
+        return None
+    logger.info("[EXIT] Processing exit of master order %s for follower #%s", master_order_id, follower_pk)
+
+    @transaction.atomic
+    def create() -> TradeEvent:
+        event = _event_like(
+            entries[0].trade_event,
+            event_type=TradeEvent.EventType.EXIT,
+            dedupe=True,
+            source=source,
+            details={},
+        )
+        _create_actions(
+            event=event,
+            kind=OrderAction.Kind.EXIT,
+            entries=entries,
+            params_for=lambda e: {},
+            skip_reason_for=_never_placed,
+        )
+        return event
+
+    return _with_race_retry(create)
+
+
 def trade_cancel(*, master_order_id: str, source: str = TradeEvent.Source.API) -> TradeEvent:
     """Cancel every follower order of the master order that is still open (master cancel)."""
     entries = _entries_or_404(master_order_id)

@@ -11,21 +11,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, transaction
 
 from accounts.models import Account
-from accounts.selectors import account_broker_client, master_settings_get
+from accounts.selectors import master_settings_get
 from broker.instrument_store import UnknownInstrumentError, instrument_resolve
 from broker.instruments import Instrument
 from copytrade.core.exceptions import ValidationFailed
 from replication import risk, selectors
 from replication.models import OrderMapping, TradeEvent, order_tag_for
+from replication.services.risk_snapshot import AccountState, follower_account_states
 
 logger = logging.getLogger(__name__)
 
@@ -136,30 +135,6 @@ class FanOutResult:
     not_found: list[str] = field(default_factory=list)
 
 
-def _positions_pnl(accounts: list[Account]) -> dict[int, Decimal | None]:
-    """Today's P&L per follower from its broker positions, fetched in parallel (None when unreadable)."""
-
-    def read(account: Account) -> tuple[int, Decimal | None]:
-        try:
-            return account.pk, risk.day_pnl(account_broker_client(account=account).positions())
-        except Exception as exc:  # any failure (BrokerError, SessionMissing...): the rule then skips
-            logger.warning(
-                "positions of follower %s unreadable for the daily-loss rule: %s",
-                account.account_id,
-                getattr(exc, "code", type(exc).__name__),
-            )
-            return account.pk, None
-        finally:
-            close_old_connections()
-
-    if not accounts:
-        return {}
-    with ThreadPoolExecutor(
-        max_workers=min(len(accounts), settings.REPLICATION_POSITIONS_CONCURRENCY)
-    ) as pool:
-        return dict(pool.map(read, accounts))
-
-
 def _decide(
     *, trade: TradeInput, instrument: Instrument, followers: list[Account]
 ) -> dict[int, risk.Decision]:
@@ -176,19 +151,33 @@ def _decide(
         lot_size=instrument.lot_size,
     )
     rules = {f.pk: selectors.follower_rules(account=f, master_settings=master_settings) for f in followers}
-    # Positions are read only for followers that reach the daily-loss rule with a limit set.
-    probe = {
-        pk: risk.evaluate_entry(trade=intent, rules=rule, limits=limits, pnl_today=Decimal("0"))
-        for pk, rule in rules.items()
+    static = {
+        pk: risk.evaluate_entry_static(trade=intent, rules=rule, limits=limits) for pk, rule in rules.items()
     }
-    need = [f for f in followers if not probe[f.pk].skipped and risk.needs_positions(rules[f.pk])]
-    pnl = _positions_pnl(need)
-    return {
-        f.pk: risk.evaluate_entry(trade=intent, rules=rules[f.pk], limits=limits, pnl_today=pnl[f.pk])
-        if f.pk in pnl
-        else probe[f.pk]
-        for f in followers
-    }
+    reaching = [f for f in followers if not static[f.pk].skipped]
+    # P&L and opening cash come from fresh risk snapshots (no broker call), else are read live, and only for
+    # followers that reach the loss rules with one of them set.
+    states = follower_account_states(
+        accounts=[f for f in reaching if risk.needs_positions(rules[f.pk], limits)],
+        need_opening_cash=risk.needs_opening_cash(limits),
+    )
+    open_trades = (
+        selectors.open_copied_trade_counts(follower_pks=[f.pk for f in reaching])
+        if limits.max_concurrent_trades and reaching
+        else {}
+    )
+    decisions = dict(static)
+    for f in reaching:
+        state = states.get(f.pk, AccountState())
+        decisions[f.pk] = risk.evaluate_entry(
+            trade=intent,
+            rules=rules[f.pk],
+            limits=limits,
+            pnl_today=state.pnl_today,
+            opening_cash=state.opening_cash,
+            open_trades=open_trades.get(f.pk, 0),
+        )
+    return decisions
 
 
 def _event_for_place(

@@ -352,3 +352,211 @@ def test_modified_quantity_is_rescaled_like_an_entry():
 )
 def test_format_number_prints_like_javascript(value, text):
     assert risk.format_number(Decimal(value)) == text
+
+
+# ---------------------------------------------------------------- MasterSettings: loss % of capital
+PERCENT = replace(LIMITS, max_daily_loss_percentage=Decimal("5.00"))
+CAPITAL = Decimal("100000")
+
+
+@pytest.mark.parametrize(
+    ("pnl", "skipped"),
+    [
+        ("-4999.99", False),  # just under 5% of 100,000
+        ("-5000", True),  # at the limit
+        ("-5000.01", True),
+        ("-60000", True),
+        ("0", False),
+        ("12000", False),  # a profit never trips a loss rule
+    ],
+)
+def test_loss_at_or_beyond_the_percentage_of_opening_cash_skips(pnl, skipped):
+    # when
+    decision = decide(limits=PERCENT, pnl_today=Decimal(pnl), opening_cash=CAPITAL)
+    # then
+    assert decision.skipped is skipped
+    assert decision.quantity == (0 if skipped else 100)
+
+
+def test_percentage_rule_reason_names_loss_percentage_and_capital():
+    # when
+    decision = decide(limits=PERCENT, pnl_today=Decimal("-5250.5"), opening_cash=Decimal("100000"))
+    # then
+    assert decision.reason == "Daily loss ₹5250.5 reached 5.00% of capital ₹100000.00"
+
+
+def test_percentage_rule_prints_a_fractional_percentage_with_two_decimals():
+    # given
+    limits = replace(LIMITS, max_daily_loss_percentage=Decimal("2.5"))
+    # when
+    decision = decide(limits=limits, pnl_today=Decimal("-300"), opening_cash=Decimal("12000"))
+    # then 2.5% of 12,000 is 300
+    assert decision.reason == "Daily loss ₹300 reached 2.50% of capital ₹12000.00"
+
+
+@pytest.mark.parametrize("percentage", [None, Decimal("0")])
+def test_percentage_rule_is_off_when_unset_or_zero(percentage):
+    # given
+    limits = replace(LIMITS, max_daily_loss_percentage=percentage)
+    # when a huge loss and no capital known
+    decision = decide(limits=limits, pnl_today=Decimal("-99999999"), opening_cash=None)
+    # then nothing is read or checked
+    assert not decision.skipped
+    assert not risk.needs_opening_cash(limits)
+    assert not risk.needs_positions(RULES, limits)
+
+
+def test_percentage_rule_needs_positions_and_opening_cash():
+    assert risk.needs_positions(RULES, PERCENT)
+    assert risk.needs_opening_cash(PERCENT)
+
+
+def test_percentage_rule_with_positions_unreadable_skips():
+    # when
+    decision = decide(limits=PERCENT, pnl_today=None, opening_cash=CAPITAL)
+    # then
+    assert decision.reason == "Daily loss could not be checked: positions unavailable"
+
+
+def test_percentage_rule_with_funds_unreadable_skips():
+    # when
+    decision = decide(limits=PERCENT, pnl_today=Decimal("-10"), opening_cash=None)
+    # then
+    assert decision.reason == "Daily loss could not be checked: funds unavailable"
+
+
+def test_follower_limit_is_still_reported_when_funds_are_unreadable():
+    # given the follower's own limit is already breached
+    rules = replace(RULES, max_daily_loss=Decimal("1000"))
+    # when
+    decision = decide(rules=rules, limits=PERCENT, pnl_today=Decimal("-1500"), opening_cash=None)
+    # then
+    assert decision.reason == "Daily loss ₹1500 reached max: ₹1000.00"
+
+
+def test_zero_capital_blocks_a_loss_but_not_a_flat_day():
+    # then
+    assert not decide(limits=PERCENT, pnl_today=Decimal("0"), opening_cash=Decimal("0")).skipped
+    assert decide(limits=PERCENT, pnl_today=Decimal("-1"), opening_cash=Decimal("0")).reason == (
+        "Daily loss ₹1 reached 5.00% of capital ₹0.00"
+    )
+
+
+def test_follower_max_daily_loss_comes_before_the_percentage_rule():
+    # given both limits breached
+    rules = replace(RULES, max_daily_loss=Decimal("2000"))
+    # when
+    decision = decide(rules=rules, limits=PERCENT, pnl_today=Decimal("-6000"), opening_cash=CAPITAL)
+    # then
+    assert decision.reason == "Daily loss ₹6000 reached max: ₹2000.00"
+
+
+def test_percentage_rule_applies_when_the_follower_limit_is_not_reached():
+    # given a follower limit above 5% of capital
+    rules = replace(RULES, max_daily_loss=Decimal("20000"))
+    # when
+    decision = decide(rules=rules, limits=PERCENT, pnl_today=Decimal("-6000"), opening_cash=CAPITAL)
+    # then
+    assert decision.reason == "Daily loss ₹6000 reached 5.00% of capital ₹100000.00"
+
+
+# ---------------------------------------------------------------- MasterSettings: concurrent trades
+CONCURRENT = replace(LIMITS, max_concurrent_trades=10)
+
+
+@pytest.mark.parametrize(("open_trades", "skipped"), [(0, False), (9, False), (10, True), (11, True)])
+def test_open_trades_at_or_beyond_max_concurrent_trades_skip(open_trades, skipped):
+    # when
+    decision = decide(limits=CONCURRENT, open_trades=open_trades)
+    # then
+    assert decision.skipped is skipped
+    if skipped:
+        assert decision.reason == "Max concurrent trades reached: 10"
+
+
+@pytest.mark.parametrize("cap", [None, 0])
+def test_max_concurrent_trades_unset_or_zero_means_no_limit(cap):
+    assert not decide(limits=replace(LIMITS, max_concurrent_trades=cap), open_trades=500).skipped
+
+
+def test_concurrent_trades_needs_no_broker_read():
+    assert not risk.needs_positions(RULES, CONCURRENT)
+
+
+def test_loss_rules_come_before_concurrent_trades():
+    # given every account-state rule failing
+    limits = replace(PERCENT, max_concurrent_trades=1)
+    rules = replace(RULES, max_daily_loss=Decimal("100"))
+    state = {"pnl_today": Decimal("-9000"), "opening_cash": CAPITAL, "open_trades": 5}
+    # then the follower limit, then the percentage, then concurrency
+    assert decide(rules=rules, limits=limits, **state).reason == "Daily loss ₹9000 reached max: ₹100.00"
+    assert decide(limits=limits, **state).reason == "Daily loss ₹9000 reached 5.00% of capital ₹100000.00"
+    assert decide(limits=limits, **{**state, "pnl_today": Decimal("0")}).reason == (
+        "Max concurrent trades reached: 1"
+    )
+
+
+def test_static_rules_come_before_every_account_state_rule():
+    # given everything about the account beyond every limit
+    limits = replace(PERCENT, max_concurrent_trades=1)
+    rules = replace(RULES, max_order_value=Decimal("1"), max_daily_loss=Decimal("1"))
+    # when
+    decision = decide(rules=rules, limits=limits, pnl_today=None, opening_cash=None, open_trades=99)
+    # then
+    assert decision.reason == "Order value ₹80000 exceeds max: ₹1.00"
+
+
+def test_static_evaluation_stops_before_the_account_state_rules():
+    # given a follower that would be loss-limited
+    limits = replace(PERCENT, max_concurrent_trades=1)
+    # when
+    decision = risk.evaluate_entry_static(trade=SBIN, rules=RULES, limits=limits)
+    # then
+    assert decision == risk.Decision(quantity=100)
+
+
+def test_account_state_skip_keeps_the_sizing_notes():
+    # when
+    decision = decide(rules=replace(RULES, max_quantity=10), limits=CONCURRENT, open_trades=10)
+    # then
+    assert decision.reason == "Max concurrent trades reached: 10"
+    assert decision.notes == ("Capped to max_quantity: 10",)
+
+
+# ---------------------------------------------------------------- breach (auto-liquidation trigger)
+@pytest.mark.parametrize(
+    ("rules", "limits", "pnl", "capital", "reason"),
+    [
+        (RULES, LIMITS, "-1000000", CAPITAL, ""),  # no limit set
+        (
+            replace(RULES, max_daily_loss=Decimal("500")),
+            LIMITS,
+            "-500",
+            None,
+            "Daily loss ₹500 reached max: ₹500.00",
+        ),
+        (replace(RULES, max_daily_loss=Decimal("500")), LIMITS, "-499", None, ""),
+        (RULES, PERCENT, "-5000", CAPITAL, "Daily loss ₹5000 reached 5.00% of capital ₹100000.00"),
+        (RULES, PERCENT, "-4999", CAPITAL, ""),
+        (RULES, PERCENT, "-5000", None, ""),  # capital unknown: never liquidate on a guess
+        (replace(RULES, max_daily_loss=Decimal("1")), PERCENT, None, CAPITAL, ""),  # P&L unknown
+    ],
+)
+def test_loss_limit_breach_only_on_known_figures(rules, limits, pnl, capital, reason):
+    # when
+    breach = risk.loss_limit_breach(
+        rules=rules, limits=limits, pnl_today=Decimal(pnl) if pnl else None, opening_cash=capital
+    )
+    # then
+    assert breach == reason
+
+
+def test_pnl_parts_splits_realised_and_unrealised():
+    # given
+    positions = [
+        Pos(Decimal("-300"), Decimal("-200")),
+        Pos(Decimal("100"), None, net_quantity=10, net_average=Decimal("100"), last_price=Decimal("95")),
+    ]
+    # then
+    assert risk.pnl_parts(positions) == (Decimal("-200"), Decimal("-250"))
+    assert risk.day_pnl(positions) == Decimal("-450")
