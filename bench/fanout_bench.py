@@ -75,10 +75,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument(
-        "--worker-concurrency", type=int, default=0, help="Celery threads (default: followers)"
+        "--worker-concurrency",
+        type=int,
+        default=4,
+        help="Celery threads per worker process (a placement batch sends from its own threads)",
     )
     parser.add_argument(
-        "--worker-processes", type=int, default=1, help="Celery worker processes (threads each)"
+        "--worker-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="Celery worker processes (default: one per core, as the README recommends)",
     )
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--web-threads", type=int, default=8)

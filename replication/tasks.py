@@ -27,6 +27,14 @@ def order_mapping_place_task(self, mapping_id: int) -> None:
         raise self.retry(countdown=outcome.retry_in)
 
 
+@shared_task(name="replication.order_mappings_place_batch", **TASK_OPTIONS)
+def order_mappings_place_batch_task(self, mapping_ids: list[int]) -> None:
+    """Place the first attempts of a fan-out's PENDING mappings concurrently; retries go row by row."""
+    outcome = placement.order_mappings_place_batch(mapping_ids=mapping_ids)
+    for mapping_id, delay in outcome.retry:
+        order_mapping_place_task.apply_async((mapping_id,), countdown=delay)
+
+
 @shared_task(name="replication.order_mapping_reconcile", **TASK_OPTIONS)
 def order_mapping_reconcile_task(self, mapping_id: int) -> None:
     """Resolve an UNKNOWN mapping by its orderTag; never places."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from accounts.models import Account
@@ -344,7 +345,9 @@ def _mapping_row(
 
 
 def _enqueue_placements(mapping_ids: list[int]) -> None:
-    from replication.tasks import order_mapping_place_task
+    """One batch task per REPLICATION_PLACEMENT_BATCH_SIZE mappings, sent when the fan-out commits."""
+    from replication.tasks import order_mappings_place_batch_task
 
-    for mapping_id in mapping_ids:
-        order_mapping_place_task.delay_on_commit(mapping_id)
+    size = max(1, settings.REPLICATION_PLACEMENT_BATCH_SIZE)
+    for start in range(0, len(mapping_ids), size):
+        order_mappings_place_batch_task.delay_on_commit(mapping_ids[start : start + size])

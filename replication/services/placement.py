@@ -9,14 +9,17 @@ sent without an answer makes the row UNKNOWN; only the reconcile path (tag looku
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Case, CharField, F, Value, When
 from django.utils import timezone
 
 from accounts.exceptions import SessionMissing
+from accounts.models import Account
 from accounts.selectors import account_broker_client
 from accounts.services.sessions import account_session_mark_expired
 from broker.client import AliceBlueClient
@@ -27,7 +30,7 @@ from broker.exceptions import (
     BrokerRateLimitedError,
     BrokerRejectedError,
 )
-from broker.types import OrderRequest, OrderType, ProductType, Side
+from broker.types import OrderAck, OrderRequest, OrderType, ProductType, Side
 from replication.models import OrderMapping
 from replication.services.order_state import order_mapping_apply_order
 
@@ -171,6 +174,23 @@ def _log_placing(mapping: OrderMapping) -> None:
     )
 
 
+def _paper(mapping: OrderMapping) -> Outcome:
+    """Paper (dry-run) follower: log the order, send nothing."""
+    _log_placing(mapping)
+    _finish(
+        mapping,
+        from_statuses=(Status.SUBMITTING,),
+        status=Status.SKIPPED,
+        reason="Paper account: order logged, not sent",
+    )
+    logger.info(
+        "[ALICE-BLUE] [PAPER] mapping %s follower %s: logged, not sent",
+        mapping.pk,
+        mapping.follower.account_id,
+    )
+    return Outcome(Status.SKIPPED)
+
+
 def order_mapping_place(*, mapping_id: int) -> Outcome:
     """Place the mapping's follower order if it is PENDING (see the module docstring for the contract)."""
     mapping, state = _claim(mapping_id)
@@ -178,17 +198,7 @@ def order_mapping_place(*, mapping_id: int) -> Outcome:
         return Outcome(state)
     follower = mapping.follower
     if follower.paper:
-        _log_placing(mapping)
-        _finish(
-            mapping,
-            from_statuses=(Status.SUBMITTING,),
-            status=Status.SKIPPED,
-            reason="Paper account: order logged, not sent",
-        )
-        logger.info(
-            "[ALICE-BLUE] [PAPER] mapping %s follower %s: logged, not sent", mapping.pk, follower.account_id
-        )
-        return Outcome(Status.SKIPPED)
+        return _paper(mapping)
     try:
         client = account_broker_client(account=follower)
     except SessionMissing as exc:
@@ -214,13 +224,20 @@ def order_mapping_place(*, mapping_id: int) -> Outcome:
 
 
 def _send(mapping: OrderMapping, client: AliceBlueClient) -> Outcome:
-    follower = mapping.follower
     _log_placing(mapping)
     try:
         ack = client.place_order(order_request_for(mapping))
-    except BrokerAuthError as exc:
+    except BrokerError as exc:
+        return _record_failure(mapping, exc)
+    return _record_ack(mapping, ack)
+
+
+def _record_failure(mapping: OrderMapping, exc: BrokerError) -> Outcome:
+    """Record a failed send of a SUBMITTING mapping by failure class (see the module docstring)."""
+    follower = mapping.follower
+    if isinstance(exc, BrokerAuthError):
         return _session_failed(mapping, exc, from_statuses=(Status.SUBMITTING,))
-    except BrokerRejectedError as exc:
+    if isinstance(exc, BrokerRejectedError):
         reason = f"Alice Blue API error: {exc.reason}"
         _finish(mapping, from_statuses=(Status.SUBMITTING,), status=Status.REJECTED, reason=reason)
         logger.warning(
@@ -230,7 +247,7 @@ def _send(mapping: OrderMapping, client: AliceBlueClient) -> Outcome:
             exc.reason,
         )
         return Outcome(Status.REJECTED)
-    except BrokerOutcomeUnknownError as exc:
+    if isinstance(exc, BrokerOutcomeUnknownError):
         reason = f"Sent, no answer from Alice Blue ({exc.code}): reconciling by order tag"
         _finish(mapping, from_statuses=(Status.SUBMITTING,), status=Status.UNKNOWN, reason=reason)
         logger.warning(
@@ -242,36 +259,164 @@ def _send(mapping: OrderMapping, client: AliceBlueClient) -> Outcome:
         )
         enqueue_reconcile(mapping.pk, countdown=settings.REPLICATION_RECONCILE_DELAY)
         return Outcome(Status.UNKNOWN)
-    except BrokerError as exc:
-        if exc.retryable:
-            return _not_sent(mapping, exc)
-        reason = f"Alice Blue API error: {exc.message}"
-        _finish(mapping, from_statuses=(Status.SUBMITTING,), status=Status.FAILED, reason=reason)
-        logger.warning(
-            "[ALICE-BLUE-ERROR] Follower %s: mapping %s FAILED: %s",
-            follower.account_id,
-            mapping.pk,
-            exc.message,
-        )
-        return Outcome(Status.FAILED)
-    now = timezone.now()
+    if exc.retryable:
+        return _not_sent(mapping, exc)
+    reason = f"Alice Blue API error: {exc.message}"
+    _finish(mapping, from_statuses=(Status.SUBMITTING,), status=Status.FAILED, reason=reason)
+    logger.warning(
+        "[ALICE-BLUE-ERROR] Follower %s: mapping %s FAILED: %s",
+        follower.account_id,
+        mapping.pk,
+        exc.message,
+    )
+    return Outcome(Status.FAILED)
+
+
+def _record_ack(mapping: OrderMapping, ack: OrderAck) -> Outcome:
     applied = _finish(
         mapping,
         from_statuses=(Status.SUBMITTING, Status.UNKNOWN),
         status=Status.ACTIVE,
         follower_order_id=ack.order_id,
         reason="",
-        placed_at=now,
+        placed_at=timezone.now(),
     )
     if not applied:
-        logger.warning(
-            "mapping %s acknowledged as %s but moved to %s meanwhile",
-            mapping.pk,
-            ack.order_id,
-            OrderMapping.objects.filter(pk=mapping.pk).values_list("status", flat=True).first(),
-        )
-    logger.info("[ALICE-BLUE] Order placed successfully for %s: %s", follower.account_id, ack.order_id)
+        _log_moved_meanwhile(mapping.pk, ack.order_id)
+    logger.info(
+        "[ALICE-BLUE] Order placed successfully for %s: %s", mapping.follower.account_id, ack.order_id
+    )
     return Outcome(Status.ACTIVE)
+
+
+def _log_moved_meanwhile(mapping_id: int, order_id: str) -> None:
+    logger.warning(
+        "mapping %s acknowledged as %s but moved to %s meanwhile",
+        mapping_id,
+        order_id,
+        OrderMapping.objects.filter(pk=mapping_id).values_list("status", flat=True).first(),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- batches
+# A fan-out places its first attempts in batches: one task claims many PENDING rows in one statement,
+# sends their orders concurrently, and writes the acknowledgements in one statement. The per-row contract
+# is the same as order_mapping_place's: rows are locked and moved PENDING -> SUBMITTING (attempts + 1) in a
+# committed transaction before any order is sent; failures are recorded by _record_failure exactly as on
+# the single-row path. Retries (attempts > 0) always go through the single-row task, which looks the tag up
+# before sending again.
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What a batch run did; `retry` lists (mapping id, seconds) for the single-row task to try again."""
+
+    statuses: dict[int, str]
+    retry: list[tuple[int, float]]
+
+
+def _claim_batch(mapping_ids: list[int]) -> list[OrderMapping]:
+    """Lock the first-attempt PENDING rows among `mapping_ids` (in pk order) and mark them SUBMITTING."""
+    with transaction.atomic():
+        rows = list(
+            OrderMapping.objects.select_for_update()
+            .filter(pk__in=mapping_ids, status=Status.PENDING, attempts=0)
+            .order_by("pk")
+        )
+        if not rows:
+            return []
+        now = timezone.now()
+        OrderMapping.objects.filter(pk__in=[row.pk for row in rows]).update(
+            status=Status.SUBMITTING,
+            attempts=F("attempts") + 1,
+            submitted_at=now,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+    followers = Account.objects.select_related("credential").in_bulk({row.follower_id for row in rows})
+    for row in rows:
+        row.status, row.attempts, row.submitted_at, row.next_attempt_at = Status.SUBMITTING, 1, now, None
+        row.follower = followers[row.follower_id]
+    return rows
+
+
+def _place_one(client: AliceBlueClient, mapping: OrderMapping) -> OrderAck | BrokerError:
+    """Send one order (runs in a pool thread: no database access here)."""
+    _log_placing(mapping)
+    try:
+        return client.place_order(order_request_for(mapping))
+    except BrokerError as exc:
+        return exc
+    except Exception as exc:  # a bug after the request may have left: the outcome is unknown
+        logger.exception("mapping %s: unexpected error while placing", mapping.pk)
+        return BrokerOutcomeUnknownError(
+            f"unexpected {type(exc).__name__} while placing", code="client_error"
+        )
+
+
+def _record_acks(acked: list[tuple[OrderMapping, OrderAck]]) -> None:
+    """Write every acknowledgement with one conditional UPDATE (SUBMITTING/UNKNOWN -> ACTIVE).
+
+    All rows get the same status, reason and times; only the order id differs, so a single CASE on it
+    replaces Django's bulk_update (a CASE per row per field, which dominated the worker's CPU). The status
+    condition makes each row's move atomic, as on the single-row path: whoever moved a row first wins.
+    """
+    if not acked:
+        return
+    now = timezone.now()
+    order_ids = Case(
+        *(When(pk=mapping.pk, then=Value(ack.order_id)) for mapping, ack in acked), output_field=CharField()
+    )
+    applied = OrderMapping.objects.filter(
+        pk__in=[mapping.pk for mapping, _ack in acked], status__in=(Status.SUBMITTING, Status.UNKNOWN)
+    ).update(status=Status.ACTIVE, follower_order_id=order_ids, reason="", placed_at=now, updated_at=now)
+    moved: set[int] = set()
+    if applied != len(acked):
+        moved = set(
+            OrderMapping.objects.filter(pk__in=[m.pk for m, _ack in acked])
+            .exclude(status=Status.ACTIVE, placed_at=now)
+            .values_list("pk", flat=True)
+        )
+    for mapping, ack in acked:
+        if mapping.pk in moved:
+            _log_moved_meanwhile(mapping.pk, ack.order_id)
+        else:
+            mapping.status, mapping.follower_order_id, mapping.reason = Status.ACTIVE, ack.order_id, ""
+        logger.info(
+            "[ALICE-BLUE] Order placed successfully for %s: %s", mapping.follower.account_id, ack.order_id
+        )
+
+
+def order_mappings_place_batch(*, mapping_ids: list[int]) -> BatchOutcome:
+    """Place the first attempts of many PENDING mappings concurrently (see the section comment above)."""
+    rows = _claim_batch(mapping_ids)
+    statuses: dict[int, str] = {}
+    retry: list[tuple[int, float]] = []
+    to_send: list[tuple[OrderMapping, AliceBlueClient]] = []
+    for mapping in rows:
+        if mapping.follower.paper:
+            statuses[mapping.pk] = _paper(mapping).status
+            continue
+        try:
+            to_send.append((mapping, account_broker_client(account=mapping.follower)))
+        except SessionMissing as exc:
+            statuses[mapping.pk] = _session_failed(mapping, exc, from_statuses=(Status.SUBMITTING,)).status
+    if to_send:
+        threads = max(1, min(len(to_send), settings.REPLICATION_PLACEMENT_THREADS))
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="place") as pool:
+            results = list(pool.map(lambda pair: _place_one(pair[1], pair[0]), to_send))
+        acked = []
+        for (mapping, _client), result in zip(to_send, results, strict=True):
+            if isinstance(result, BrokerError):
+                outcome = _record_failure(mapping, result)
+                statuses[mapping.pk] = outcome.status
+                if outcome.retry_in is not None:
+                    retry.append((mapping.pk, outcome.retry_in))
+            else:
+                acked.append((mapping, result))
+                statuses[mapping.pk] = Status.ACTIVE
+        _record_acks(acked)
+    return BatchOutcome(statuses=statuses, retry=retry)
 
 
 def enqueue_reconcile(mapping_id: int, *, countdown: float = 0.0) -> None:
