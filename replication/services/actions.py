@@ -169,23 +169,17 @@ def _never_placed(entry: OrderMapping) -> str:
     return ""
 
 
-def trade_exit(*, master_order_id: str, source: str = TradeEvent.Source.API) -> TradeEvent:
-    """Exit every follower of the master order (cancel open, square off filled); idempotent."""
-    entries = _entries_or_404(master_order_id)
-    logger.info("[EXIT] Processing exit for master order: %s", master_order_id)
+def _action_event(*, entries: list[OrderMapping], event_type: str, kind: str, source: str) -> TradeEvent:
+    """The master order's (deduplicated) event of `event_type` with one `kind` action per entry mapping."""
 
     @transaction.atomic
     def create() -> TradeEvent:
         event = _event_like(
-            entries[0].trade_event,
-            event_type=TradeEvent.EventType.EXIT,
-            dedupe=True,
-            source=source,
-            details={},
+            entries[0].trade_event, event_type=event_type, dedupe=True, source=source, details={}
         )
         _create_actions(
             event=event,
-            kind=OrderAction.Kind.EXIT,
+            kind=kind,
             entries=entries,
             params_for=lambda e: {},
             skip_reason_for=_never_placed,
@@ -193,6 +187,15 @@ def trade_exit(*, master_order_id: str, source: str = TradeEvent.Source.API) -> 
         return event
 
     return _with_race_retry(create)
+
+
+def trade_exit(*, master_order_id: str, source: str = TradeEvent.Source.API) -> TradeEvent:
+    """Exit every follower of the master order (cancel open, square off filled); idempotent."""
+    entries = _entries_or_404(master_order_id)
+    logger.info("[EXIT] Processing exit for master order: %s", master_order_id)
+    return _action_event(
+        entries=entries, event_type=TradeEvent.EventType.EXIT, kind=OrderAction.Kind.EXIT, source=source
+    )
 
 
 def trade_exit_follower(
@@ -204,52 +207,18 @@ def trade_exit_follower(
     if not entries:
         return None
     logger.info("[EXIT] Processing exit of master order %s for follower #%s", master_order_id, follower_pk)
-
-    @transaction.atomic
-    def create() -> TradeEvent:
-        event = _event_like(
-            entries[0].trade_event,
-            event_type=TradeEvent.EventType.EXIT,
-            dedupe=True,
-            source=source,
-            details={},
-        )
-        _create_actions(
-            event=event,
-            kind=OrderAction.Kind.EXIT,
-            entries=entries,
-            params_for=lambda e: {},
-            skip_reason_for=_never_placed,
-        )
-        return event
-
-    return _with_race_retry(create)
+    return _action_event(
+        entries=entries, event_type=TradeEvent.EventType.EXIT, kind=OrderAction.Kind.EXIT, source=source
+    )
 
 
 def trade_cancel(*, master_order_id: str, source: str = TradeEvent.Source.API) -> TradeEvent:
     """Cancel every follower order of the master order that is still open (master cancel)."""
     entries = _entries_or_404(master_order_id)
     logger.info("[CANCEL] Processing cancel for master order: %s", master_order_id)
-
-    @transaction.atomic
-    def create() -> TradeEvent:
-        event = _event_like(
-            entries[0].trade_event,
-            event_type=TradeEvent.EventType.CANCEL,
-            dedupe=True,
-            source=source,
-            details={},
-        )
-        _create_actions(
-            event=event,
-            kind=OrderAction.Kind.CANCEL,
-            entries=entries,
-            params_for=lambda e: {},
-            skip_reason_for=_never_placed,
-        )
-        return event
-
-    return _with_race_retry(create)
+    return _action_event(
+        entries=entries, event_type=TradeEvent.EventType.CANCEL, kind=OrderAction.Kind.CANCEL, source=source
+    )
 
 
 def trade_modify(
