@@ -36,6 +36,67 @@ def _wait_for_output(proc: subprocess.Popen, needle: str, seconds: float) -> str
     raise AssertionError(f"{needle!r} not printed; output was:\n{''.join(seen[-60:])}")
 
 
+def _demo_secret(var_dir) -> str:
+    for line in (var_dir / "demo.env").read_text().splitlines():
+        if line.startswith("QUANTUM_ALPHA_SECRET="):
+            return line.split("=", 1)[1]
+    raise AssertionError("make run wrote no QUANTUM_ALPHA_SECRET")
+
+
+def _seed_walk_through(*, web: str, sim: str, secret: str) -> None:
+    """Register a follower, give credentials, risk config and consent, replicate, read mappings, exit."""
+    api = requests.Session()
+    api.headers.update({"x-qa-secret": secret})
+
+    def post(path: str, body: dict) -> dict:
+        answer = api.post(f"{web}{path}", json=body, timeout=30)
+        assert answer.status_code in (200, 201), (path, answer.status_code, answer.text)
+        return answer.json()
+
+    requests.post(f"{sim}/sim/accounts", json={"userId": "ABC123"}, timeout=10).raise_for_status()
+    token = requests.post(f"{sim}/sim/sessions", json={"userId": "ABC123"}, timeout=10).json()["sessionId"]
+    post("/api/followers", {"followerId": "TEST-USER-1", "clientId": "ABC123"})
+    assert (
+        post(
+            "/api/followers/credentials",
+            {
+                "followerId": "TEST-USER-1",
+                "clientId": "ABC123",
+                "apiKey": "your-follower-api-key",
+                "accessToken": token,
+            },
+        )["message"]
+        == "Credentials saved successfully"
+    )
+    post(
+        "/api/followers/risk-config",
+        {"followerId": "TEST-USER-1", "lot_multiplier": 0.5, "max_quantity": 100},
+    )
+    post("/api/followers/consent", {"followerId": "TEST-USER-1"})
+    trade = {"id": "M-TEST-001", "symbol": "SBIN", "side": "BUY", "quantity": 100, "price": 500.50}
+    replicated = post("/api/trades/replicate", {"trade": trade})
+    results = {r["follower_id"]: r for r in replicated["results"]}
+    assert results["TEST-USER-1"]["status"] == "SUCCESS", replicated
+    assert results["TEST-USER-1"]["executed_quantity"] == 50
+    assert results["DEMO-FOLLOWER-3"] == {
+        **results["DEMO-FOLLOWER-3"],
+        "status": "SKIPPED",
+        "reason": "Symbol SBIN not in allowed instruments",
+    }
+    order_id = results["TEST-USER-1"]["follower_order_id"]
+    # replaying the same trade places nothing new
+    assert post("/api/trades/replicate", {"trade": trade})["results"] == replicated["results"]
+    mappings = api.get(
+        f"{web}/api/trades/mappings", params={"masterOrderId": "M-TEST-001"}, timeout=10
+    ).json()
+    mine = [m for m in mappings["mappings"] if m["follower_id"] == "TEST-USER-1"]
+    assert [(m["follower_order_id"], m["quantity"]) for m in mine] == [(order_id, 50)]
+    exited = post("/api/trades/exit", {"masterOrderId": "M-TEST-001"})
+    assert {r["follower_id"]: r["status"] for r in exited["results"]}["TEST-USER-1"] == "SUCCESS", exited
+    ledger = requests.get(f"{sim}/sim/orders", params={"userId": "ABC123"}, timeout=10).json()["orders"]
+    assert sorted((o["side"], o["quantity"]) for o in ledger) == [("BUY", 50), ("SELL", 50)]
+
+
 def _interrupt(proc: subprocess.Popen) -> None:
     """Ctrl-C for the launcher's process group, then wait; kill whatever is left."""
     with contextlib.suppress(ProcessLookupError):
@@ -106,6 +167,12 @@ def test_devstack_serves_admin_and_beat_reaches_worker(tmp_path):
             time.sleep(1)
         assert health is not None
         assert health.status_code == 200, health.text
+        # and the seed's curl walk-through works against the running service (README "Walk-through")
+        _seed_walk_through(
+            web=f"http://127.0.0.1:{web_port}",
+            sim=f"http://127.0.0.1:{sim_port}",
+            secret=_demo_secret(tmp_path),
+        )
     finally:
         _interrupt(proc)
     # then Ctrl-C stopped everything cleanly
