@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -166,24 +167,26 @@ def test_test_connect_with_an_expired_session_is_502_and_marks_it(sim, sim_setti
     assert BrokerCredential.objects.get(account=follower).session_status == "EXPIRED"
 
 
-def test_session_check_task_marks_expired_sessions(sim, sim_settings, settings):
-    # given: two accounts with live sessions, one expired at the broker
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+@pytest.mark.django_db(transaction=True)
+def test_session_check_task_marks_expired_sessions(sim, sim_settings):
+    # given: two accounts with live sessions, one expired at the broker, and a real worker
+    from celery.contrib.testing.worker import start_worker
+
     from copytrade.celery import app
 
-    app.conf.task_always_eager = True
-    try:
-        for user in ("AB1001", "AB2002"):
-            sim.create_account(user)
-        one = FollowerFactory(account_id="TEST-USER-1", client_id="AB1001")
-        two = FollowerFactory(account_id="TEST-USER-2", client_id="AB2002")
-        BrokerCredentialFactory(account=one, access_token=sim.issue_session("AB1001"), broker_session_id="")
-        BrokerCredentialFactory(account=two, access_token=sim.issue_session("AB2002"), broker_session_id="")
-        sim.expire_sessions("AB2002")
-        # when
+    for user in ("AB1001", "AB2002"):
+        sim.create_account(user)
+    one = FollowerFactory(account_id="TEST-USER-1", client_id="AB1001")
+    two = FollowerFactory(account_id="TEST-USER-2", client_id="AB2002")
+    BrokerCredentialFactory(account=one, access_token=sim.issue_session("AB1001"), broker_session_id="")
+    BrokerCredentialFactory(account=two, access_token=sim.issue_session("AB2002"), broker_session_id="")
+    sim.expire_sessions("AB2002")
+    with start_worker(app, pool="threads", concurrency=1, perform_ping_check=False, shutdown_timeout=10):
+        # when beat's task runs (it enqueues one check per account, by id)
         session_check_task.delay()
-    finally:
-        app.conf.task_always_eager = False
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and AuditEvent.objects.filter(action="session.checked").count() < 2:
+            time.sleep(0.1)
     # then
     assert BrokerCredential.objects.get(account=one).session_status == "VALID"
     expired = BrokerCredential.objects.get(account=two)
