@@ -160,6 +160,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Copy trading for Alice Blue: followers, risk configs, replication, exits.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Schema and docs are for operators (x-qa-secret or a staff session), like the API itself.
+    "SERVE_PERMISSIONS": ["copytrade.core.auth.IsOperator"],
+    "SERVE_AUTHENTICATION": [
+        "copytrade.core.auth.QaSecretAuthentication",
+        "copytrade.core.auth.StaffSessionAuthentication",
+    ],
     # Swagger UI assets are served locally (drf-spectacular-sidecar), not from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -37,3 +37,22 @@ def test_openapi_schema_is_served(client, django_user_model):
     # then
     assert response.status_code == 200
     assert b"/api/health" in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/schema", "/api/docs"])
+def test_schema_and_docs_need_operator_credentials(client, path):
+    # when
+    response = client.get(path)
+    # then (rendered by the view's own renderer: OpenAPI YAML or HTML, so no JSON envelope here)
+    assert response.status_code == 401
+    assert b"/api/trades/replicate" not in response.content
+
+
+@pytest.mark.django_db
+def test_docs_page_for_the_operator_secret(client, settings):
+    # when
+    response = client.get("/api/docs", headers={"x-qa-secret": settings.QUANTUM_ALPHA_SECRET})
+    # then
+    assert response.status_code == 200
+    assert b"swagger-ui-dist/swagger-ui-bundle.js" in response.content
