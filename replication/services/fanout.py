@@ -273,12 +273,13 @@ def _fan_out_once(
             for f in new_followers
         ]
         OrderMapping.objects.bulk_create(rows)
-        scope = [f.pk for f in followers] if follower_ids is not None else None
-        mappings = list(_scoped_mappings(trade.id, scope))
-        created_tags = {row.order_tag for row in rows}
-        created = [m for m in mappings if m.order_tag in created_tags]
-        pending = [m.pk for m in created if m.status == OrderMapping.Status.PENDING]
+        pending = _pending_ids(rows)
         _enqueue_placements(pending)
+    # Read back for the answer after the commit has released the placements (off their critical path).
+    scope = [f.pk for f in followers] if follower_ids is not None else None
+    mappings = list(_scoped_mappings(trade.id, scope))
+    created_tags = {row.order_tag for row in rows}
+    created = [m for m in mappings if m.order_tag in created_tags]
     for m in created:
         if m.status == OrderMapping.Status.SKIPPED:
             logger.info(
@@ -303,6 +304,19 @@ def _fan_out_once(
     return FanOutResult(
         event=event, mappings=mappings, created_ids=[m.pk for m in created], not_found=not_found
     )
+
+
+def _pending_ids(rows: list[OrderMapping]) -> list[int]:
+    """Ids of the PENDING rows just inserted: returned by the insert where the database can, else read."""
+    pending = [row for row in rows if row.status == OrderMapping.Status.PENDING]
+    if all(row.pk is not None for row in pending):
+        return [row.pk for row in pending]
+    ids = dict(
+        OrderMapping.objects.filter(order_tag__in=[row.order_tag for row in pending]).values_list(
+            "order_tag", "pk"
+        )
+    )
+    return [ids[row.order_tag] for row in pending]
 
 
 def _scoped_mappings(master_order_id: str, follower_pks: list[int] | None):
