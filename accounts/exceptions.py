@@ -17,6 +17,13 @@ class SessionMissing(NotFound):
     default_message = "No token found for follower"
 
 
+class CredentialUnreadable(SessionMissing):
+    """The stored credential cannot be decrypted (key removed, restored backup, copied row): re-enter it."""
+
+    default_code = "credential_unreadable"
+    default_message = "Broker credential cannot be decrypted: replace it"
+
+
 class LoginNotConfigured(ApplicationError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "login_not_configured"

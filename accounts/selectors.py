@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -10,9 +11,12 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from accounts.exceptions import FollowerNotFound, SessionMissing
+from accounts.encryption import DecryptionError
+from accounts.exceptions import CredentialUnreadable, FollowerNotFound, SessionMissing
 from accounts.models import Account, BrokerCredential, MasterSettings
 from copytrade.core.exceptions import NotFound
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from broker.client import AliceBlueClient
@@ -105,12 +109,23 @@ def master_settings_get() -> MasterSettings:
     return MasterSettings.objects.filter(pk=MasterSettings.SINGLETON_ID).first() or MasterSettings()
 
 
+def credential_session_token(credential: BrokerCredential | None) -> str:
+    """The decrypted session token ('' without one); CredentialUnreadable when it cannot be decrypted."""
+    if credential is None:
+        return ""
+    try:
+        return credential.session_token
+    except DecryptionError as exc:
+        logger.error("credential of account #%s cannot be decrypted: %s", credential.account_id, exc)
+        raise CredentialUnreadable() from exc
+
+
 def account_broker_session(*, account: Account):
-    """The broker Session built from the account's decrypted credential; SessionMissing without one."""
+    """The broker Session built from the account's decrypted credential; SessionMissing without one
+    (CredentialUnreadable, a SessionMissing, when it cannot be decrypted)."""
     from broker.types import ApiFlavor, Session
 
-    credential = credential_of(account)
-    token = credential.session_token if credential else ""
+    token = credential_session_token(credential_of(account))
     if not token:
         raise SessionMissing(f"No broker session for {account.account_id}: log in with Alice Blue first")
     return Session(

@@ -254,6 +254,9 @@ REPLICATION_RETRY_BACKOFF_MAX = env.float("REPLICATION_RETRY_BACKOFF_MAX", defau
 # concurrently from up to THREADS threads (so 100 followers need neither 100 tasks nor 100 worker threads).
 REPLICATION_PLACEMENT_BATCH_SIZE = env.int("REPLICATION_PLACEMENT_BATCH_SIZE", default=25)
 REPLICATION_PLACEMENT_THREADS = env.int("REPLICATION_PLACEMENT_THREADS", default=50)
+# An ENTRY not sent within this many seconds of its fan-out (workers down, broker unavailable) is never sent:
+# the price has moved on. Rows an earlier attempt may have placed are reconciled by tag instead.
+REPLICATION_ENTRY_MAX_AGE = env.float("REPLICATION_ENTRY_MAX_AGE", default=300.0)
 # Outcome unknown: first tag lookup after DELAY s; absent GRACE s after sending -> FAILED "not placed".
 REPLICATION_RECONCILE_DELAY = env.float("REPLICATION_RECONCILE_DELAY", default=2.0)
 REPLICATION_RECONCILE_GRACE = env.float("REPLICATION_RECONCILE_GRACE", default=30.0)

@@ -137,7 +137,23 @@ class TradeReplicateApi(APIView):
             raise ValidationFailed(
                 f"eventType must be one of {', '.join(fanout.EVENT_TYPES)}", extra={"field": "eventType"}
             )
-        result = fanout.trade_fan_out(trade=trade, requested_type=event_type)
+        # The seed labelled the event with eventType; an exit or cancel replicated as a new entry would open
+        # positions instead of closing them, so those go to the exit and cancel services.
+        if event_type == "EXIT":
+            event = actions.trade_exit(master_order_id=trade.id)
+            return Response(
+                _action_answer(request=request, event=event, message="Exit order processed successfully")
+            )
+        if event_type == "CANCEL":
+            event = actions.trade_cancel(master_order_id=trade.id)
+            return Response(
+                _action_answer(request=request, event=event, message="Cancel processed successfully")
+            )
+        if event_type == "MODIFY":
+            raise ValidationFailed(
+                "eventType MODIFY: send the change to POST /api/trades/modify", extra={"field": "eventType"}
+            )
+        result = fanout.trade_fan_out(trade=trade)
         return Response(
             _fan_out_answer(request=request, result=result, message="Trade replicated successfully")
         )

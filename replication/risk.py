@@ -19,12 +19,17 @@ DEFAULT_MAX_QUANTITY = 100  # the seed: a missing or zero max_quantity means 100
 
 SESSION_VALID = "VALID"
 SESSION_EXPIRED = "EXPIRED"
+SESSION_UNREADABLE = "UNREADABLE"  # the stored credential cannot be decrypted
 
 REASON_STOPPED = "Copy trading disabled for this follower"
 REASON_NO_CONSENT = "Follower has not given consent"
 REASON_DISABLED = "Account is disabled"
+REASON_NOT_ACTIVE = "Follower not found or not active"
 REASON_SESSION_EXPIRED = "Broker session expired for this follower"
 REASON_NO_SESSION = "No broker session for this follower"
+REASON_CREDENTIAL_UNREADABLE = "Broker credential cannot be decrypted: replace it"
+REASON_VALUE_UNCHECKED = "Order value could not be checked: no price given for the order"
+_SESSION_REASONS = {SESSION_EXPIRED: REASON_SESSION_EXPIRED, SESSION_UNREADABLE: REASON_CREDENTIAL_UNREADABLE}
 REASON_POSITIONS_UNAVAILABLE = "Daily loss could not be checked: positions unavailable"
 REASON_FUNDS_UNAVAILABLE = "Daily loss could not be checked: funds unavailable"
 
@@ -231,6 +236,24 @@ def evaluate_entry(
     return decision
 
 
+def entry_switch_reason(*, rules: FollowerRules, limits: GlobalLimits, account_active: bool) -> str:
+    """Why an ENTRY order may no longer be sent (checked again just before sending), or "".
+
+    The follower's own switches only (stop, consent, account and risk-config enabled): they can change
+    between the fan-out and the send, and an opted-out follower must never get an order. Exits never go
+    through this.
+    """
+    if not account_active:
+        return REASON_NOT_ACTIVE
+    if not rules.copy_trading_active:
+        return REASON_STOPPED
+    if limits.require_consent and not rules.consent_given:
+        return REASON_NO_CONSENT
+    if not rules.enabled:
+        return REASON_DISABLED
+    return ""
+
+
 def evaluate_entry_static(
     *,
     trade: TradeIntent,
@@ -246,9 +269,7 @@ def evaluate_entry_static(
     if not rules.enabled:
         return Decision(reason=REASON_DISABLED)
     if rules.session_status != SESSION_VALID:
-        return Decision(
-            reason=REASON_SESSION_EXPIRED if rules.session_status == SESSION_EXPIRED else REASON_NO_SESSION
-        )
+        return Decision(reason=_SESSION_REASONS.get(rules.session_status, REASON_NO_SESSION))
     symbol = trade.symbol.strip().upper()
     if rules.allowed_instruments and not (
         _in_list(symbol, rules.allowed_instruments)
@@ -267,6 +288,10 @@ def evaluate_entry_static(
     if sizing.quantity <= 0:
         return Decision(reason=sizing.zero_reason, notes=sizing.notes)
     price = trade.price if trade.price else reference_price
+    if rules.max_order_value and not price:
+        # No price to value the order with (a market order given without one): a limit that cannot be
+        # checked is not passed silently.
+        return Decision(reason=REASON_VALUE_UNCHECKED, notes=sizing.notes)
     if rules.max_order_value and price:
         value = Decimal(sizing.quantity) * price
         if value > rules.max_order_value:

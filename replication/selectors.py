@@ -15,8 +15,9 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from accounts.exceptions import CredentialUnreadable
 from accounts.models import Account, BrokerCredential, Consent, MasterSettings, RiskConfig
-from accounts.selectors import master_settings_get
+from accounts.selectors import credential_session_token, master_settings_get
 from replication import risk
 from replication.models import OrderAction, OrderMapping, TradeEvent
 
@@ -43,10 +44,12 @@ def follower_rules(*, account: Account, master_settings: MasterSettings) -> risk
     config: RiskConfig | None = _related(account, "risk_config", RiskConfig)
     consent: Consent | None = _related(account, "consent", Consent)
     credential: BrokerCredential | None = _related(account, "credential", BrokerCredential)
-    if credential is None or not credential.session_token:
-        session_status = BrokerCredential.SessionStatus.MISSING.value
+    try:
+        token = credential_session_token(credential)
+    except CredentialUnreadable:
+        session_status = risk.SESSION_UNREADABLE
     else:
-        session_status = credential.session_status
+        session_status = credential.session_status if token else BrokerCredential.SessionStatus.MISSING.value
     base = {
         "copy_trading_active": account.copy_trading_active,
         "consent_given": bool(consent and consent.trade_replication_enabled),

@@ -11,16 +11,17 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, CharField, F, Value, When
 from django.utils import timezone
 
-from accounts.exceptions import SessionMissing
-from accounts.models import Account
-from accounts.selectors import account_broker_client
+from accounts.exceptions import CredentialUnreadable, SessionMissing
+from accounts.models import Account, MasterSettings
+from accounts.selectors import account_broker_client, market_today, master_settings_get
 from accounts.services.sessions import account_session_mark_expired
 from broker.client import AliceBlueClient
 from broker.exceptions import (
@@ -31,12 +32,17 @@ from broker.exceptions import (
     BrokerRejectedError,
 )
 from broker.types import OrderAck, OrderRequest, OrderType, ProductType, Side
+from replication import risk, selectors
 from replication.models import OrderMapping
 from replication.services.order_state import order_mapping_apply_order
 
 logger = logging.getLogger(__name__)
 
 Status = OrderMapping.Status
+CONFIRMING = ": confirming by order tag"
+# An acknowledgement proves the order is at the broker: it wins even over a FAILED "not placed" written by
+# a reconcile that ran while this send was stalled.
+ACK_FROM = (Status.SUBMITTING, Status.UNKNOWN, Status.FAILED)
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,11 @@ def order_request_for(mapping: OrderMapping) -> OrderRequest:
 
 
 def _claim(mapping_id: int) -> tuple[OrderMapping | None, str]:
-    """Lock the row; PENDING -> SUBMITTING (attempts + 1), committed. (None, status) if nothing to do."""
+    """Lock the row; PENDING -> SUBMITTING (attempts + 1), committed. (None, status) if nothing to do.
+
+    An ENTRY the follower opted out of meanwhile, one too old to send, or one past the attempt cap is not
+    sent: never-sent rows end SKIPPED/FAILED, rows an earlier attempt may have placed go to reconcile.
+    """
     with transaction.atomic():
         mapping = (
             OrderMapping.objects.select_for_update().select_related("follower").filter(pk=mapping_id).first()
@@ -89,24 +99,75 @@ def _claim(mapping_id: int) -> tuple[OrderMapping | None, str]:
             return None, "missing"
         if mapping.status != Status.PENDING:
             return None, mapping.status
-        now = timezone.now()
-        if mapping.attempts >= settings.REPLICATION_MAX_ATTEMPTS:
-            mapping.status = Status.FAILED
-            mapping.reason = mapping.reason or f"Gave up after {mapping.attempts} attempts"
-            mapping.save(update_fields=["status", "reason", "updated_at"])
-            logger.warning("[ALICE-BLUE-ERROR] mapping %s: attempt cap reached, FAILED", mapping.pk)
-            return None, Status.FAILED
+        blocked = _entry_blocked(mapping, master_settings_get())
+        if blocked is None and mapping.attempts >= settings.REPLICATION_MAX_ATTEMPTS:
+            blocked = (f"Gave up after {mapping.attempts} attempts", Status.FAILED)
+        if blocked is not None:
+            return None, _stop_before_send(mapping, reason=blocked[0], never_sent_status=blocked[1])
         mapping.status = Status.SUBMITTING
         mapping.attempts += 1
-        mapping.submitted_at = now
+        mapping.submitted_at = timezone.now()
         mapping.next_attempt_at = None
         mapping.save(update_fields=["status", "attempts", "submitted_at", "next_attempt_at", "updated_at"])
         return mapping, Status.SUBMITTING
 
 
+def _entry_blocked(mapping: OrderMapping, master_settings: MasterSettings) -> tuple[str, str] | None:
+    """(reason, status for a never-sent row) when an ENTRY must not be sent now; None otherwise."""
+    if mapping.leg != OrderMapping.Leg.ENTRY:
+        return None  # exits are never blocked
+    follower = mapping.follower
+    reason = risk.entry_switch_reason(
+        rules=selectors.follower_rules(account=follower, master_settings=master_settings),
+        limits=selectors.limits_from(master_settings),
+        account_active=follower.status == Account.Status.ACTIVE,
+    )
+    if reason:
+        return reason, Status.SKIPPED
+    age = (timezone.now() - mapping.created_at).total_seconds()
+    if age > settings.REPLICATION_ENTRY_MAX_AGE or market_today() != _market_day(mapping.created_at):
+        return f"Expired before placement: the master trade is {int(age)}s old", Status.FAILED
+    return None
+
+
+def _market_day(moment) -> date:
+    return moment.astimezone(ZoneInfo(settings.MARKET_TIME_ZONE)).date()
+
+
+def _stop_before_send(mapping: OrderMapping, *, reason: str, never_sent_status: str) -> str:
+    """Settle a row that will not be sent (again). Returns its new status.
+
+    attempts == 0: nothing ever left, so SKIPPED/FAILED with the reason. attempts > 0: an earlier send may
+    have reached the broker (a 5xx after acceptance), so UNKNOWN and a reconcile by tag, never a new send.
+    """
+    current = mapping.status
+    if mapping.attempts == 0:
+        _finish(mapping, from_statuses=(current,), status=never_sent_status, reason=reason)
+        logger.warning(
+            "[ALICE-BLUE] mapping %s follower %s not sent, %s: %s",
+            mapping.pk,
+            mapping.follower.account_id,
+            never_sent_status,
+            reason,
+        )
+        return never_sent_status
+    _finish(mapping, from_statuses=(current,), status=Status.UNKNOWN, reason=f"{reason}{CONFIRMING}")
+    logger.warning(
+        "[ALICE-BLUE] mapping %s follower %s not sent again (%s): UNKNOWN, reconcile by tag %s",
+        mapping.pk,
+        mapping.follower.account_id,
+        reason,
+        mapping.order_tag,
+    )
+    enqueue_reconcile(mapping.pk, countdown=settings.REPLICATION_RECONCILE_DELAY)
+    return Status.UNKNOWN
+
+
 def _session_failed(mapping: OrderMapping, exc: Exception, *, from_statuses: tuple[str, ...]) -> Outcome:
     reason = f"Session expired: {getattr(exc, 'message', '') or 'log in with Alice Blue again'}"
-    if isinstance(exc, SessionMissing):
+    if isinstance(exc, CredentialUnreadable):
+        reason = exc.message
+    elif isinstance(exc, SessionMissing):
         reason = "No broker session for this follower: log in with Alice Blue first"
     else:
         account_session_mark_expired(account=mapping.follower, reason=reason)
@@ -121,17 +182,11 @@ def _session_failed(mapping: OrderMapping, exc: Exception, *, from_statuses: tup
 
 
 def _not_sent(mapping: OrderMapping, exc: BrokerError) -> Outcome:
-    """The request was not processed: back to PENDING with a backoff, or FAILED at the attempt cap."""
+    """The request was not processed: back to PENDING with a backoff; at the attempt cap, reconcile by tag
+    (a 5xx may still have come after the broker accepted an earlier attempt)."""
     if mapping.attempts >= settings.REPLICATION_MAX_ATTEMPTS:
         reason = f"Alice Blue API error: {exc.message} (gave up after {mapping.attempts} attempts)"
-        _finish(mapping, from_statuses=(Status.SUBMITTING,), status=Status.FAILED, reason=reason)
-        logger.warning(
-            "[ALICE-BLUE-ERROR] Follower %s: mapping %s FAILED: %s",
-            mapping.follower.account_id,
-            mapping.pk,
-            reason,
-        )
-        return Outcome(Status.FAILED)
+        return Outcome(_stop_before_send(mapping, reason=reason, never_sent_status=Status.FAILED))
     delay = _backoff(mapping.attempts)
     if isinstance(exc, BrokerRateLimitedError) and exc.retry_after:
         delay = max(delay, float(exc.retry_after))
@@ -275,7 +330,7 @@ def _record_failure(mapping: OrderMapping, exc: BrokerError) -> Outcome:
 def _record_ack(mapping: OrderMapping, ack: OrderAck) -> Outcome:
     applied = _finish(
         mapping,
-        from_statuses=(Status.SUBMITTING, Status.UNKNOWN),
+        from_statuses=ACK_FROM,
         status=Status.ACTIVE,
         follower_order_id=ack.order_id,
         reason="",
@@ -315,8 +370,13 @@ class BatchOutcome:
     retry: list[tuple[int, float]]
 
 
-def _claim_batch(mapping_ids: list[int]) -> list[OrderMapping]:
-    """Lock the first-attempt PENDING rows among `mapping_ids` (in pk order) and mark them SUBMITTING."""
+def _claim_batch(mapping_ids: list[int]) -> tuple[list[OrderMapping], dict[int, str]]:
+    """Lock the first-attempt PENDING rows among `mapping_ids` (in pk order) and mark them SUBMITTING.
+
+    Rows the follower opted out of meanwhile (or too old to send) end SKIPPED/FAILED instead; their
+    statuses are returned beside the claimed rows.
+    """
+    settled: dict[int, str] = {}
     with transaction.atomic():
         rows = list(
             OrderMapping.objects.select_for_update()
@@ -324,20 +384,30 @@ def _claim_batch(mapping_ids: list[int]) -> list[OrderMapping]:
             .order_by("pk")
         )
         if not rows:
-            return []
+            return [], settled
+        followers = Account.objects.select_related("credential", "risk_config", "consent").in_bulk(
+            {row.follower_id for row in rows}
+        )
+        master_settings = master_settings_get()
+        claimed = []
+        for row in rows:
+            row.follower = followers[row.follower_id]
+            blocked = _entry_blocked(row, master_settings)
+            if blocked is None:
+                claimed.append(row)
+            else:
+                settled[row.pk] = _stop_before_send(row, reason=blocked[0], never_sent_status=blocked[1])
         now = timezone.now()
-        OrderMapping.objects.filter(pk__in=[row.pk for row in rows]).update(
+        OrderMapping.objects.filter(pk__in=[row.pk for row in claimed]).update(
             status=Status.SUBMITTING,
             attempts=F("attempts") + 1,
             submitted_at=now,
             next_attempt_at=None,
             updated_at=now,
         )
-    followers = Account.objects.select_related("credential").in_bulk({row.follower_id for row in rows})
-    for row in rows:
+    for row in claimed:
         row.status, row.attempts, row.submitted_at, row.next_attempt_at = Status.SUBMITTING, 1, now, None
-        row.follower = followers[row.follower_id]
-    return rows
+    return claimed, settled
 
 
 def _place_one(client: AliceBlueClient, mapping: OrderMapping) -> OrderAck | BrokerError:
@@ -368,7 +438,7 @@ def _record_acks(acked: list[tuple[OrderMapping, OrderAck]]) -> None:
         *(When(pk=mapping.pk, then=Value(ack.order_id)) for mapping, ack in acked), output_field=CharField()
     )
     applied = OrderMapping.objects.filter(
-        pk__in=[mapping.pk for mapping, _ack in acked], status__in=(Status.SUBMITTING, Status.UNKNOWN)
+        pk__in=[mapping.pk for mapping, _ack in acked], status__in=ACK_FROM
     ).update(status=Status.ACTIVE, follower_order_id=order_ids, reason="", placed_at=now, updated_at=now)
     moved: set[int] = set()
     if applied != len(acked):
@@ -389,8 +459,7 @@ def _record_acks(acked: list[tuple[OrderMapping, OrderAck]]) -> None:
 
 def order_mappings_place_batch(*, mapping_ids: list[int]) -> BatchOutcome:
     """Place the first attempts of many PENDING mappings concurrently (see the section comment above)."""
-    rows = _claim_batch(mapping_ids)
-    statuses: dict[int, str] = {}
+    rows, statuses = _claim_batch(mapping_ids)
     retry: list[tuple[int, float]] = []
     to_send: list[tuple[OrderMapping, AliceBlueClient]] = []
     for mapping in rows:
@@ -478,6 +547,8 @@ def order_mapping_reconcile(*, mapping_id: int) -> Outcome:
     if waited < grace:
         return Outcome(Status.UNKNOWN, retry_in=max(min(grace - waited, grace / 3), 0.2))
     reason = f"Order not placed: tag {mapping.order_tag} not in the order book {int(waited)}s after sending"
+    if mapping.reason.endswith(CONFIRMING):
+        reason = f"{mapping.reason.removesuffix(CONFIRMING)}; {reason[0].lower()}{reason[1:]}"
     _finish(mapping, from_statuses=(Status.UNKNOWN,), status=Status.FAILED, reason=reason)
     logger.warning(
         "[RECONCILE] mapping %s follower %s FAILED: %s", mapping.pk, mapping.follower.account_id, reason

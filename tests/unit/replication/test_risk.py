@@ -263,10 +263,20 @@ def test_market_order_without_price_is_valued_at_the_reference_price():
     trade = replace(SBIN, price=None)
     rules = replace(RULES, max_order_value=Decimal("1000"))
     # then
-    assert decide(trade=trade, rules=rules).quantity == 100  # no price known: the value rule cannot apply
     assert decide(trade=trade, rules=rules, reference_price=Decimal("12.5")).reason == (
         "Order value ₹1250 exceeds max: ₹1000.00"
     )
+    assert decide(trade=trade, rules=rules, reference_price=Decimal("5")).quantity == 100
+
+
+def test_order_value_limit_without_any_price_skips_instead_of_passing_silently():
+    # given a market order with no price and no reference price
+    trade = replace(SBIN, price=None)
+    # then a follower with a value limit is skipped; one without a limit is not affected
+    assert decide(trade=trade, rules=replace(RULES, max_order_value=Decimal("1000"))).reason == (
+        "Order value could not be checked: no price given for the order"
+    )
+    assert decide(trade=trade, rules=RULES).quantity == 100
 
 
 def test_order_value_prints_fractional_values_like_the_seed():
