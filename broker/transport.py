@@ -133,7 +133,9 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _not_sent(exc: BaseException) -> bool:
-    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
+    # A TLS error is not here: it can come after the whole request was written (a corrupt record in the
+    # answer), and the exception does not reliably say which; for an order call that is "outcome unknown".
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return True

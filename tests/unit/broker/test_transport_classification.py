@@ -336,3 +336,11 @@ def test_sides_products_and_stat_spellings():
     assert not stat_is_not_ok("Ok")
     with pytest.raises(ValueError, match="transaction type"):
         parse_side("X")
+
+
+def test_a_tls_error_on_an_order_call_is_outcome_unknown_not_a_safe_retry():
+    # given a TLS failure, which can happen after the whole order was written (a corrupt record in the answer)
+    error = requests.exceptions.SSLError("[SSL: DECRYPTION_FAILED_OR_BAD_RECORD_MAC] bad record mac")
+    # then an order call must be reconciled by tag, never blindly re-sent; a read may simply be retried
+    assert type(classify_exception(error, mutating=True, what="placeorder")) is BrokerTimeoutError
+    assert type(classify_exception(error, mutating=False, what="book")) is BrokerUnavailableError
