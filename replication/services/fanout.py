@@ -22,7 +22,7 @@ from accounts.models import Account
 from accounts.selectors import master_settings_get
 from broker.instrument_store import UnknownInstrumentError, instrument_resolve
 from broker.instruments import Instrument
-from copytrade.core.exceptions import ValidationFailed
+from copytrade.core.exceptions import Conflict, ValidationFailed
 from replication import risk, selectors
 from replication.models import OrderMapping, TradeEvent, order_tag_for
 from replication.services.risk_snapshot import AccountState, follower_account_states
@@ -223,6 +223,7 @@ def trade_fan_out(
     the winner's rows.
     """
     instrument = trade_instrument(trade)
+    _replay_allowed(trade)
     for _attempt in range(3):
         try:
             return _fan_out_once(
@@ -242,6 +243,38 @@ def trade_fan_out(
         source=source,
         requested_type=requested_type,
     )
+
+
+_REPLAY_FIELDS = ("symbol", "exchange", "side", "quantity", "product_type", "order_type")
+
+
+def _replay_allowed(trade: TradeInput) -> None:
+    """A replay must be the same trade, and never after the master order was exited (Conflict otherwise).
+
+    Identical replays are idempotent (existing results, new followers placed); a replay with other details
+    would size late followers on a different trade, and one after an exit would open positions the master
+    has closed.
+    """
+    if TradeEvent.objects.filter(dedupe_key=f"EXIT:{trade.id}").exists():
+        raise Conflict(
+            f"Master order {trade.id} was exited; replicating it again would open new positions",
+            code="trade_exited",
+            extra={"field": "trade.id"},
+        )
+    event = TradeEvent.objects.filter(dedupe_key=f"PLACE:{trade.id}").first()
+    if event is None:
+        return
+    differences = [
+        f"{name} {getattr(event, name)} != {getattr(trade, name)}"
+        for name in _REPLAY_FIELDS
+        if str(getattr(event, name)).upper() != str(getattr(trade, name)).upper()
+    ]
+    if differences:
+        raise Conflict(
+            f"Trade {trade.id} was already replicated with other details ({'; '.join(differences)})",
+            code="trade_conflict",
+            extra={"field": "trade"},
+        )
 
 
 def _fan_out_once(

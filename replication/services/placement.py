@@ -518,6 +518,9 @@ def order_mapping_reconcile(*, mapping_id: int) -> Outcome:
         found = client.find_order_by_tag(mapping.order_tag)
     except (BrokerError, SessionMissing) as exc:
         code = getattr(exc, "code", type(exc).__name__)
+        if isinstance(exc, BrokerAuthError):
+            # The admin must see that this follower needs its daily login before the order can be confirmed.
+            account_session_mark_expired(account=mapping.follower, reason=f"Session expired: {exc.message}")
         logger.warning("[RECONCILE] mapping %s: order book unreadable (%s); trying again", mapping.pk, code)
         _finish(
             mapping,

@@ -97,7 +97,7 @@ def test_replay_returns_the_existing_results_and_places_nothing_new(api, sim, wo
     follower = make_follower()
     first = api.post("/api/trades/replicate", {"trade": trade()}, format="json").json()
     # when the same master order id comes again (replicate and copy-selected)
-    again = api.post("/api/trades/replicate", {"trade": trade(quantity=500)}, format="json").json()
+    again = api.post("/api/trades/replicate", {"trade": trade()}, format="json").json()
     selected = api.post(
         "/api/trades/copy-selected", {"trade": trade(), "follower_ids": [follower.account_id]}, format="json"
     ).json()
@@ -106,6 +106,25 @@ def test_replay_returns_the_existing_results_and_places_nothing_new(api, sim, wo
     assert again["results"][0]["follower_order_id"] == first["results"][0]["follower_order_id"]
     assert len(sim.orders(follower.client_id)) == 1
     assert OrderMapping.objects.count() == 1
+
+
+def test_replay_with_other_details_or_after_an_exit_is_refused(api, sim, worker, make_follower):
+    # given a replicated trade
+    follower = make_follower()
+    api.post("/api/trades/replicate", {"trade": trade()}, format="json")
+    late = make_follower()
+    # when the same id comes with another quantity
+    changed = api.post("/api/trades/replicate", {"trade": trade(quantity=500)}, format="json")
+    # then it is refused, naming the difference, and nothing is placed for anyone
+    assert changed.status_code == 409
+    assert "quantity 100 != 500" in changed.json()["message"]
+    assert sim.orders(late.client_id) == []
+    # and after the master order was exited, even an identical replay is refused
+    api.post("/api/trades/exit", {"masterOrderId": "M-TEST-001"}, format="json")
+    after_exit = api.post("/api/trades/replicate", {"trade": trade()}, format="json")
+    assert after_exit.status_code == 409
+    assert sim.orders(late.client_id) == []
+    assert [o["side"] for o in sim.orders(follower.client_id)].count("BUY") == 1
 
 
 def test_replay_places_for_a_follower_added_since(api, sim, worker, make_follower):

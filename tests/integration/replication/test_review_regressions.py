@@ -233,3 +233,20 @@ def test_an_acknowledgement_wins_over_a_failed_not_placed(sim, engine, make_foll
     # then the order the broker holds is tracked
     row = OrderMapping.objects.get(pk=mapping.pk)
     assert (row.status, row.follower_order_id) == (Status.ACTIVE, "261121000000999")
+
+
+def test_a_reconcile_that_meets_an_expired_session_marks_it_and_keeps_the_row_unknown(
+    sim, engine, make_follower
+):
+    # given an order of unknown outcome, and the follower's session expired at the broker
+    follower = make_follower()
+    mapping = _mapping(follower, "M-EXP-1", status=Status.UNKNOWN, attempts=1, submitted_at=timezone.now())
+    sim.expire_sessions(follower.client_id)
+    # when
+    outcome = placement.order_mapping_reconcile(mapping_id=mapping.pk)
+    # then nothing is decided without the book, and the admin sees the session needs a login
+    assert outcome.status == Status.UNKNOWN
+    assert (
+        BrokerCredential.objects.get(account=follower).session_status
+        == BrokerCredential.SessionStatus.EXPIRED
+    )
