@@ -37,6 +37,9 @@ ERRORS = {
     401: OpenApiResponse(description="Missing or wrong x-qa-secret"),
 }
 NOT_FOUND = {404: OpenApiResponse(description="Unknown master order")}
+REPLAY_CONFLICT = {
+    409: OpenApiResponse(description="The trade id was replicated with other details, or already exited")
+}
 
 
 def _sync_timeout(request: Request) -> float:
@@ -128,7 +131,9 @@ class TradeReplicateApi(APIView):
     """Replicate a master trade to every active follower; read back a master order's mappings."""
 
     @extend_schema(
-        request=s.ReplicateInput, responses={200: s.ReplicateOutput, **ERRORS}, summary="Replicate a trade"
+        request=s.ReplicateInput,
+        responses={200: s.ReplicateOutput, **ERRORS, **REPLAY_CONFLICT},
+        summary="Replicate a trade",
     )
     def post(self, request: Request) -> Response:
         trade = fanout.trade_input_parse(request.data.get("trade") if hasattr(request.data, "get") else None)
@@ -180,7 +185,7 @@ class TradeCopySelectedApi(APIView):
 
     @extend_schema(
         request=s.CopySelectedInput,
-        responses={200: s.ReplicateOutput, **ERRORS},
+        responses={200: s.ReplicateOutput, **ERRORS, **REPLAY_CONFLICT},
         summary="Copy a trade to selected followers",
     )
     def post(self, request: Request) -> Response:
