@@ -1,6 +1,6 @@
 """Admin: trade events, order mappings, follower order actions and risk snapshots, read-only and filterable
-(status, follower, master order), with a "Reconcile now" action for UNKNOWN mappings and "Sync status now"
-for open ones (both call services)."""
+(status, follower, master order), with a "Reconcile now" action for UNKNOWN mappings, "Sync status now"
+for open ones and "Retry failed exit/modify/cancel actions" for trade events (all call services)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from accounts.models import Account
 from accounts.services.audit import audit_record
 from replication.models import FollowerRiskSnapshot, MasterTrade, OrderAction, OrderMapping, TradeEvent
+from replication.services.actions import trade_events_retry_failed_actions
 from replication.services.placement import order_mapping_reconcile
 from replication.services.sweeper import order_mappings_sync_now
 
@@ -99,6 +100,25 @@ class TradeEventAdmin(ReadOnlyAdmin):
     search_fields = ["event_id", "master_order_id", "symbol"]
     date_hierarchy = "processed_at"
     inlines = [OrderMappingInline]
+    actions = ["retry_failed_actions"]
+
+    @admin.action(description="Retry failed exit/modify/cancel actions")
+    def retry_failed_actions(self, request: HttpRequest, queryset) -> None:
+        actor = f"admin:{request.user.get_username()}"
+        events = list(queryset.exclude(event_type=TradeEvent.EventType.PLACE).values_list("pk", flat=True))
+        retried = trade_events_retry_failed_actions(event_ids=events, requested_by=actor)
+        if retried:
+            audit_record(
+                actor=actor,
+                action="actions.retried",
+                target=",".join(str(pk) for pk in events),
+                details={"trade_events": events, "actions": retried},
+            )
+        self.message_user(
+            request,
+            f"{len(retried)} failed actions of {len(events)} exit/modify/cancel events run again.",
+            messages.INFO,
+        )
 
 
 @admin.register(OrderMapping)

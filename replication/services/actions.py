@@ -3,28 +3,38 @@
 Each is a TradeEvent plus one OrderAction per ENTRY mapping, run by a task. Exit = cancel what is still
 open, then square off exactly the filled quantity with an EXIT-leg mapping placed through the placement
 task (its own orderTag, unique per master order and follower): running an exit twice places nothing new.
+
+An action on an entry that is still in flight waits for it on a time budget (`entry_wait_budget`): as long as
+the sweeper and the reconcile by tag may take to resolve it. An entry that may have reached the broker (any
+attempt made) is never treated as unsent. An action that ended FAILED can be run again: a repeated exit or
+cancel request for the master order, or the admin's "Retry failed" (`trade_events_retry_failed_actions`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.exceptions import SessionMissing
 from accounts.selectors import account_broker_client, master_settings_get
 from accounts.services.sessions import account_session_mark_expired
 from broker.client import AliceBlueClient
 from broker.exceptions import BrokerAuthError, BrokerError, BrokerRejectedError
-from broker.types import ModifyRequest, Order, OrderType, ProductType, Side
+from broker.types import ModifyRequest, Order, OrderStatus, OrderType, ProductType, Side
 from copytrade.core.exceptions import NotFound, ValidationFailed
 from replication import risk, selectors
 from replication.models import OrderAction, OrderMapping, TradeEvent, order_tag_for
+from replication.services import placement
 from replication.services.fanout import ORDER_TYPES
 from replication.services.order_state import order_mapping_apply_order
 from replication.services.placement import Outcome
@@ -34,6 +44,8 @@ logger = logging.getLogger(__name__)
 Status = OrderMapping.Status
 ActionStatus = OrderAction.Status
 NOT_FINAL = (Status.ACTIVE, Status.PARTIAL, Status.COMPLETED, Status.CANCELLED, Status.REJECTED)
+# Set in an action's params when it is run again after FAILED: its wait for an in-flight entry starts anew.
+RETRIED_AT = "_retried_at"
 
 
 @dataclass(frozen=True)
@@ -170,7 +182,11 @@ def _never_placed(entry: OrderMapping) -> str:
 
 
 def _action_event(*, entries: list[OrderMapping], event_type: str, kind: str, source: str) -> TradeEvent:
-    """The master order's (deduplicated) event of `event_type` with one `kind` action per entry mapping."""
+    """The master order's (deduplicated) event of `event_type` with one `kind` action per entry mapping.
+
+    Asked again, the event's actions on these entries that ended FAILED are run again (see
+    `_actions_retry_failed`); the others are left as they are.
+    """
 
     @transaction.atomic
     def create() -> TradeEvent:
@@ -184,13 +200,69 @@ def _action_event(*, entries: list[OrderMapping], event_type: str, kind: str, so
             params_for=lambda e: {},
             skip_reason_for=_never_placed,
         )
+        _actions_retry_failed(
+            OrderAction.objects.filter(trade_event=event, mapping_id__in=[e.pk for e in entries]),
+            requested_by=f"repeated {event_type.lower()} request",
+        )
         return event
 
     return _with_race_retry(create)
 
 
+def _actions_retry_failed(queryset, *, requested_by: str) -> list[int]:
+    """Move the FAILED actions of `queryset` (and SKIPPED ones whose entry is placed after all) back to
+    PENDING (attempts 0, a new wait budget) and enqueue them.
+
+    Safe to repeat: an exit places its square-off through the EXIT-leg mapping, unique per master order and
+    follower (never a second one), and cancel / modify set absolute state at the broker. Returns their ids.
+    """
+    from replication.services.events import trade_event_refresh_totals
+    from replication.tasks import order_action_run_task
+
+    now = timezone.now()
+    retried: list[int] = []
+    events: set[int] = set()
+    with transaction.atomic():
+        # Also SKIPPED actions whose entry turned out to be placed after all (a late acknowledgement of an
+        # order that had been given up as "not placed"): the position is real and must be exited too.
+        rerun = Q(status=ActionStatus.FAILED) | Q(
+            status=ActionStatus.SKIPPED, mapping__status__in=[Status.ACTIVE, Status.PARTIAL, Status.COMPLETED]
+        )
+        for action in queryset.select_for_update().filter(rerun).order_by("pk"):
+            params = {**(action.params or {}), RETRIED_AT: now.isoformat()}
+            if OrderAction.objects.filter(pk=action.pk, status=action.status).update(
+                status=ActionStatus.PENDING,
+                attempts=0,
+                params=params,
+                reason=f"Retry ({requested_by}) after: {action.reason}",
+                updated_at=now,
+            ):
+                retried.append(action.pk)
+                events.add(action.trade_event_id)
+                order_action_run_task.delay_on_commit(action.pk)
+                logger.info(
+                    "[%s] action %s mapping %s: FAILED (%s), run again (%s)",
+                    action.kind,
+                    action.pk,
+                    action.mapping_id,
+                    action.reason,
+                    requested_by,
+                )
+        for event in TradeEvent.objects.filter(pk__in=events):
+            trade_event_refresh_totals(event=event)
+    return retried
+
+
+def trade_events_retry_failed_actions(*, event_ids: Iterable[int], requested_by: str = "admin") -> list[int]:
+    """Run again every exit / modify / cancel action of the given trade events that ended FAILED (admin)."""
+    return _actions_retry_failed(
+        OrderAction.objects.filter(trade_event_id__in=list(event_ids)), requested_by=requested_by
+    )
+
+
 def trade_exit(*, master_order_id: str, source: str = TradeEvent.Source.API) -> TradeEvent:
-    """Exit every follower of the master order (cancel open, square off filled); idempotent."""
+    """Exit every follower of the master order (cancel open, square off filled); idempotent. Asked again, it
+    runs the exit actions that ended FAILED once more (at most one square-off order per follower still)."""
     entries = _entries_or_404(master_order_id)
     logger.info("[EXIT] Processing exit for master order: %s", master_order_id)
     return _action_event(
@@ -213,7 +285,8 @@ def trade_exit_follower(
 
 
 def trade_cancel(*, master_order_id: str, source: str = TradeEvent.Source.API) -> TradeEvent:
-    """Cancel every follower order of the master order that is still open (master cancel)."""
+    """Cancel every follower order of the master order that is still open (master cancel). Asked again, it
+    runs the cancel actions that ended FAILED once more."""
     entries = _entries_or_404(master_order_id)
     logger.info("[CANCEL] Processing cancel for master order: %s", master_order_id)
     return _action_event(
@@ -278,13 +351,22 @@ def _claim(action_id: int) -> OrderAction | None:
     return OrderAction.objects.select_related("mapping", "mapping__follower", "trade_event").get(pk=action_id)
 
 
-def _end(action: OrderAction, status: str, reason: str, *, retry_in: float | None = None) -> Outcome:
-    if status == ActionStatus.PENDING and action.attempts >= settings.REPLICATION_ACTION_MAX_ATTEMPTS:
+def _end(
+    action: OrderAction, status: str, reason: str, *, retry_in: float | None = None, waiting: bool = False
+) -> Outcome:
+    """Record the run's result. `waiting`: the run only waited for the entry (bounded by time, not counted
+    against REPLICATION_ACTION_MAX_ATTEMPTS, which caps the runs that tried something at the broker)."""
+    if (
+        status == ActionStatus.PENDING
+        and not waiting
+        and action.attempts >= settings.REPLICATION_ACTION_MAX_ATTEMPTS
+    ):
         status, retry_in = ActionStatus.FAILED, None
         reason = f"{reason} (gave up after {action.attempts} attempts)"
-    OrderAction.objects.filter(pk=action.pk, status=ActionStatus.RUNNING).update(
-        status=status, reason=reason, updated_at=timezone.now()
-    )
+    fields: dict[str, Any] = {"status": status, "reason": reason, "updated_at": timezone.now()}
+    if waiting and status == ActionStatus.PENDING:
+        fields["attempts"] = F("attempts") - 1  # _claim counted this run
+    OrderAction.objects.filter(pk=action.pk, status=ActionStatus.RUNNING).update(**fields)
     logger.info(
         "[%s] action %s mapping %s follower %s: %s %s",
         action.kind,
@@ -328,23 +410,97 @@ def order_action_run(*, action_id: int) -> Outcome:
         )
 
 
+def entry_wait_budget() -> float:
+    """Seconds an action waits for its in-flight entry before it gives up (FAILED, and can be run again).
+
+    As long as the recovery of an entry may take: a SUBMITTING row is stuck after
+    REPLICATION_SUBMITTING_STUCK_AFTER, moved to UNKNOWN by the next sweep (REPLICATION_SWEEP_INTERVAL) and
+    reconciled by tag (REPLICATION_RECONCILE_DELAY, then up to REPLICATION_RECONCILE_GRACE before "not
+    placed"). The margin covers a lost reconcile message, re-enqueued by a sweep once the UNKNOWN row is
+    REPLICATION_SWEEP_AFTER old (plus one more sweep interval).
+    """
+    recovery = (
+        settings.REPLICATION_SUBMITTING_STUCK_AFTER
+        + settings.REPLICATION_SWEEP_INTERVAL
+        + settings.REPLICATION_RECONCILE_GRACE
+        + settings.REPLICATION_RECONCILE_DELAY
+    )
+    margin = settings.REPLICATION_SWEEP_AFTER + settings.REPLICATION_SWEEP_INTERVAL
+    return float(recovery + margin)
+
+
+def _waiting_since(action: OrderAction, entry: OrderMapping) -> datetime:
+    """When the action's wait began: its creation or last retry, or the entry's last send if later."""
+    moments = [action.created_at]
+    if entry.submitted_at is not None:
+        moments.append(entry.submitted_at)
+    retried_at = parse_datetime(str((action.params or {}).get(RETRIED_AT) or ""))
+    if retried_at is not None:
+        moments.append(retried_at)
+    return max(moments)
+
+
+def _wait_in_flight(action: OrderAction, entry: OrderMapping) -> Outcome:
+    """Run again shortly while the entry is in flight, FAILED once entry_wait_budget() has passed."""
+    waited = (timezone.now() - _waiting_since(action, entry)).total_seconds()
+    budget = entry_wait_budget()
+    if waited >= budget:
+        return _end(
+            action,
+            ActionStatus.FAILED,
+            f"Entry order still {entry.status.lower()} after waiting {int(waited)}s: gave up; "
+            f"run the {action.kind.lower()} again once the entry is resolved",
+        )
+    # Poll every REPLICATION_ACTION_WAIT at first, then less often (at most 5x) for a long recovery.
+    wait = float(settings.REPLICATION_ACTION_WAIT)
+    return _end(
+        action,
+        ActionStatus.PENDING,
+        f"Waiting for the entry order ({entry.status.lower()})",
+        retry_in=max(wait, min(waited / 10, 5 * wait)),
+        waiting=True,
+    )
+
+
+def _reconcile_instead_of_retry(action: OrderAction, entry: OrderMapping) -> None:
+    """An entry waiting for a retry (PENDING, attempts >= 1) may have reached the broker on an earlier attempt
+    (an error after acceptance): never send it again, resolve it by its orderTag (UNKNOWN -> reconcile)."""
+    if OrderMapping.objects.filter(pk=entry.pk, status=Status.PENDING, attempts__gt=0).update(
+        status=Status.UNKNOWN,
+        next_attempt_at=None,
+        reason=(
+            f"Master {action.kind.lower()} while the order was being retried: an earlier attempt may have "
+            "reached Alice Blue; reconciling by order tag, not sent again"
+        ),
+        updated_at=timezone.now(),
+    ):
+        logger.warning(
+            "[%s] mapping %s follower %s: retrying entry (attempt %s) moved to UNKNOWN, reconcile by tag %s",
+            action.kind,
+            entry.pk,
+            entry.follower.account_id,
+            entry.attempts,
+            entry.order_tag,
+        )
+        placement.enqueue_reconcile(entry.pk)
+    entry.refresh_from_db()
+
+
 def _wait_for_entry(action: OrderAction, entry: OrderMapping) -> Outcome | None:
-    """PENDING entries are cancelled locally; in-flight ones are waited for. None: the entry was placed."""
-    if entry.status == Status.PENDING:
-        if OrderMapping.objects.filter(pk=entry.pk, status=Status.PENDING).update(
+    """Entries never sent (PENDING, attempts 0) are cancelled locally; entries that may have been sent are
+    resolved by tag and waited for, like every in-flight entry. None: the entry was placed."""
+    if entry.status == Status.PENDING and entry.attempts == 0:
+        if OrderMapping.objects.filter(pk=entry.pk, status=Status.PENDING, attempts=0).update(
             status=Status.CANCELLED,
             reason=f"Cancelled before placement (master {action.kind.lower()})",
             updated_at=timezone.now(),
         ):
             return _end(action, ActionStatus.DONE, "Not placed yet: cancelled before placement")
         entry.refresh_from_db()
-    if entry.status in (Status.SUBMITTING, Status.UNKNOWN, Status.PENDING):
-        return _end(
-            action,
-            ActionStatus.PENDING,
-            f"Waiting for the entry order ({entry.status.lower()})",
-            retry_in=settings.REPLICATION_ACTION_WAIT,
-        )
+    if entry.status == Status.PENDING:
+        _reconcile_instead_of_retry(action, entry)
+    if entry.status in OrderMapping.IN_FLIGHT:
+        return _wait_in_flight(action, entry)
     if not entry.follower_order_id:
         return _end(action, ActionStatus.SKIPPED, f"Order already {entry.status.lower()} or no order ID")
     return None
@@ -367,24 +523,35 @@ def _run_cancel_or_exit(action: OrderAction, entry: OrderMapping) -> Outcome:
     if order is None:
         return _end(action, ActionStatus.FAILED, f"Order {entry.follower_order_id} not in today's order book")
     cancelled_now = 0
-    if order.status.is_open:
+    # Anything not final may still fill, including a status we do not recognise (OrderStatus.UNKNOWN).
+    if not order.status.is_final:
         logger.info("[EXIT-ORDER] Cancelling order %s for follower %s", order.order_id, follower.account_id)
+        refused = False
         try:
             client.cancel_order(order.order_id, exchange=entry.exchange, trading_symbol=entry.trading_symbol)
         except BrokerRejectedError as exc:
+            refused = True
             logger.info(
                 "[EXIT-ORDER] cancel of %s refused (%s); re-reading the order", order.order_id, exc.reason
             )
         order = _find(client, entry) or order
-        if order.status.is_open:
+        if refused and order.status is OrderStatus.UNKNOWN:
+            # A status we do not recognise whose cancel Alice Blue refuses is not open there: go on with the
+            # filled part rather than wait for a change that will not come.
+            logger.warning(
+                "[EXIT-ORDER] order %s: unrecognised status and cancel refused; treated as closed",
+                order.order_id,
+            )
+        elif not order.status.is_final:
             return _end(
                 action,
                 ActionStatus.PENDING,
                 "Cancel sent; waiting for the order to close",
                 retry_in=settings.REPLICATION_ACTION_WAIT,
             )
-        cancelled_now = max(order.quantity - order.filled_quantity, 0)
-        logger.info("[EXIT-ORDER] Successfully cancelled %s", order.order_id)
+        else:
+            cancelled_now = max(order.quantity - order.filled_quantity, 0)
+            logger.info("[EXIT-ORDER] Successfully cancelled %s", order.order_id)
     order_mapping_apply_order(mapping=entry, order=order, from_statuses=NOT_FINAL)
     if action.kind == OrderAction.Kind.CANCEL:
         text = (
@@ -457,18 +624,20 @@ def _run_modify(action: OrderAction, entry: OrderMapping) -> Outcome:
             fields[name] = Decimal(params[name])
     if "order_type" in params:
         fields["order_type"] = params["order_type"]
-    if entry.status == Status.PENDING and OrderMapping.objects.filter(
-        pk=entry.pk, status=Status.PENDING
-    ).update(updated_at=timezone.now(), **fields):
+    # Only a never-sent entry (PENDING, attempts 0) may be rewritten locally. One waiting for a retry may be
+    # at the broker already (its retry looks the tag up first): wait for it like any in-flight entry, then
+    # modify the order at the broker.
+    if (
+        entry.status == Status.PENDING
+        and entry.attempts == 0
+        and OrderMapping.objects.filter(pk=entry.pk, status=Status.PENDING, attempts=0).update(
+            updated_at=timezone.now(), **fields
+        )
+    ):
         return _end(action, ActionStatus.DONE, "Order modification applied before placement")
     entry.refresh_from_db()
-    if entry.status in (Status.SUBMITTING, Status.UNKNOWN, Status.PENDING):
-        return _end(
-            action,
-            ActionStatus.PENDING,
-            f"Waiting for the entry order ({entry.status.lower()})",
-            retry_in=settings.REPLICATION_ACTION_WAIT,
-        )
+    if entry.status in OrderMapping.IN_FLIGHT:
+        return _wait_in_flight(action, entry)
     if entry.status not in OrderMapping.OPEN_AT_BROKER or not entry.follower_order_id:
         return _end(action, ActionStatus.SKIPPED, f"Order already {entry.status.lower()} or no order ID")
     order_type = fields.get("order_type", entry.order_type)
