@@ -250,3 +250,27 @@ def test_a_reconcile_that_meets_an_expired_session_marks_it_and_keeps_the_row_un
         BrokerCredential.objects.get(account=follower).session_status
         == BrokerCredential.SessionStatus.EXPIRED
     )
+
+
+def test_an_exit_run_again_covers_an_entry_placed_after_it_was_given_up(api, sim, worker, make_follower):
+    # given an entry given up as "not placed" and exited (nothing to do then)
+    follower = make_follower()
+    mapping = _mapping(follower, "M-LATE-2", status=Status.FAILED, attempts=1, reason="Order not placed: ...")
+    first = api.post("/api/trades/exit", {"masterOrderId": "M-LATE-2"}, format="json").json()
+    assert first["results"][0]["status"] == "SKIPPED"
+    # when the stalled send's acknowledgement arrives after all: the order is at the broker and filled
+    order = sim.place_as_user(
+        follower.client_id, exchange="NSE", symbol="SBIN-EQ", side="BUY", quantity=10, tag=mapping.order_tag
+    )
+    from broker.types import OrderAck
+
+    mapping.refresh_from_db()
+    placement._record_ack(mapping, OrderAck(order_id=order["orderId"]))
+    # and the exit is asked again
+    api.post("/api/trades/exit", {"masterOrderId": "M-LATE-2"}, format="json")
+    # then the position is squared off, once
+    assert wait_for(lambda: len(sim.orders(follower.client_id)) == 2, timeout=15)
+    assert sorted((o["side"], o["quantity"]) for o in sim.orders(follower.client_id)) == [
+        ("BUY", 10),
+        ("SELL", 10),
+    ]
