@@ -194,6 +194,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # applies Django's CONN_MAX_AGE / health-check rules around each task instead (one connection per thread).
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1_000_000)
 if CELERY_BROKER_URL.startswith("filesystem"):
+    # kombu's transport with atomic message files (copytrade/core/filesystem_broker.py says why).
+    CELERY_BROKER_TRANSPORT = "copytrade.core.filesystem_broker:Transport"
     for _folder in ("queue", "processed", "control"):
         (CELERY_BROKER_FOLDER / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -89,7 +89,7 @@ def worker(engine) -> Iterator[None]:
         with start_worker(
             app,
             pool="threads",
-            concurrency=1 if sqlite else 16,
+            concurrency=4 if sqlite else 16,
             perform_ping_check=False,
             shutdown_timeout=15,
         ):

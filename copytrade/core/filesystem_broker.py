@@ -1,0 +1,34 @@
+"""kombu's filesystem transport with atomic message files (the embedded broker of `make run` and tests).
+
+kombu's own `_put` creates the message file and then writes it, while a consumer may list, move and read
+that file in between: it reads an empty payload and the worker dies on the JSON error. Here each message
+is written under a name consumers ignore and renamed into place, which is atomic on one filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from time import monotonic
+
+from kombu.transport import filesystem
+from kombu.utils.encoding import str_to_bytes
+from kombu.utils.json import dumps
+
+
+class Channel(filesystem.Channel):
+    def _put(self, queue, payload, **kwargs):
+        """Put `payload` onto `queue`, visible to consumers only once complete."""
+        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        partial = f"{final}.part"  # consumers only take names ending in "<queue>.msg"
+        try:
+            with open(partial, "wb") as handle:
+                handle.write(str_to_bytes(dumps(payload)))
+            os.replace(partial, final)
+        except OSError as exc:
+            raise filesystem.ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+
+class Transport(filesystem.Transport):
+    Channel = Channel
