@@ -98,9 +98,6 @@ class TradeEvent(models.Model):
     dedupe_key = models.CharField(max_length=140, null=True, blank=True, unique=True, editable=False)
     master_order_id = models.CharField(max_length=100, db_index=True)
     event_type = models.CharField(max_length=10, choices=EventType.choices, default=EventType.PLACE)
-    requested_type = models.CharField(
-        max_length=10, blank=True, default="", help_text="The caller's eventType."
-    )
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.API)
     symbol = models.CharField(max_length=80)
     trading_symbol = models.CharField(max_length=80, blank=True, default="")

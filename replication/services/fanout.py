@@ -181,9 +181,7 @@ def _decide(
     return decisions
 
 
-def _event_for_place(
-    *, trade: TradeInput, instrument: Instrument, source: str, requested_type: str
-) -> TradeEvent:
+def _event_for_place(*, trade: TradeInput, instrument: Instrument, source: str) -> TradeEvent:
     key = f"PLACE:{trade.id}"
     event = TradeEvent.objects.filter(dedupe_key=key).first()
     if event is not None:
@@ -192,7 +190,6 @@ def _event_for_place(
         dedupe_key=key,
         master_order_id=trade.id,
         event_type=TradeEvent.EventType.PLACE,
-        requested_type=requested_type,
         source=source,
         symbol=trade.symbol,
         trading_symbol=instrument.trading_symbol,
@@ -213,7 +210,6 @@ def trade_fan_out(
     trade: TradeInput,
     follower_ids: Sequence[str] | None = None,
     source: str = TradeEvent.Source.API,
-    requested_type: str = "PLACE",
 ) -> FanOutResult:
     """Write the event and every follower's ENTRY mapping in one transaction; enqueue placements on commit.
 
@@ -231,7 +227,6 @@ def trade_fan_out(
                 instrument=instrument,
                 follower_ids=follower_ids,
                 source=source,
-                requested_type=requested_type,
             )
         except IntegrityError:
             logger.info("fan-out of %s raced with another call; reading its rows", trade.id)
@@ -241,7 +236,6 @@ def trade_fan_out(
         instrument=instrument,
         follower_ids=follower_ids,
         source=source,
-        requested_type=requested_type,
     )
 
 
@@ -283,7 +277,6 @@ def _fan_out_once(
     instrument: Instrument,
     follower_ids: Sequence[str] | None,
     source: str,
-    requested_type: str,
 ) -> FanOutResult:
     followers = list(selectors.followers_for_fanout(follower_ids=follower_ids))
     not_found = [] if follower_ids is None else sorted(set(follower_ids) - {f.account_id for f in followers})
@@ -296,9 +289,7 @@ def _fan_out_once(
     # Rules may read positions from the broker: done before the transaction, never inside it.
     decisions = _decide(trade=trade, instrument=instrument, followers=new_followers) if new_followers else {}
     with transaction.atomic():
-        event = _event_for_place(
-            trade=trade, instrument=instrument, source=source, requested_type=requested_type
-        )
+        event = _event_for_place(trade=trade, instrument=instrument, source=source)
         rows = [
             _mapping_row(
                 event=event, trade=trade, instrument=instrument, follower=f, decision=decisions[f.pk]
