@@ -22,12 +22,14 @@ from rest_framework.views import APIView
 from accounts import serializers as s
 from accounts.encryption import mask_last4, token_mask
 from accounts.exceptions import SessionMissing
-from accounts.models import Account, BrokerCredential, RiskConfig
+from accounts.models import Account, BrokerCredential
 from accounts.selectors import (
+    account_get,
     accounts_with_token,
     credential_of,
     follower_get,
     follower_list,
+    follower_risk_config_get,
     master_get_active,
     master_settings_get,
     session_ready_today,
@@ -215,10 +217,7 @@ class FollowerRiskConfigApi(APIView):
     )
     def get(self, request: Request) -> Response:
         query = _parse(s.FollowerIdQuery, request.query_params)
-        account = follower_get(follower_id=query["followerId"])
-        config = RiskConfig.objects.select_related("account").filter(account=account).first()
-        if config is None:
-            raise NotFound("Risk config not found", code="risk_config_not_found")
+        config = follower_risk_config_get(follower_id=query["followerId"])
         return Response(s.RiskConfigGetOutput({"ok": True, "config": config}).data)
 
 
@@ -405,8 +404,7 @@ class VendorLoginStartApi(APIView):
         url = vendor_login_url()
         account_id = query.get("accountId")
         if account_id:
-            if not Account.objects.filter(account_id=account_id).exists():
-                raise NotFound(f"Account {account_id} not found", code="account_not_found")
+            account_get(account_id=account_id)  # 404 for an unknown account
             request.session[PENDING_LOGIN_SESSION_KEY] = account_id
         else:
             request.session.pop(PENDING_LOGIN_SESSION_KEY, None)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.encryption import DecryptionError
 from accounts.exceptions import CredentialUnreadable, FollowerNotFound, SessionMissing
-from accounts.models import Account, BrokerCredential, MasterSettings
+from accounts.models import Account, BrokerCredential, MasterSettings, RiskConfig
 from copytrade.core.exceptions import NotFound
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,15 @@ def follower_get(*, follower_id: str, for_update: bool = False) -> Account:
     if account is None:
         raise FollowerNotFound()
     return account
+
+
+def follower_risk_config_get(*, follower_id: str) -> RiskConfig:
+    """The follower's risk config; FollowerNotFound / NotFound ("Risk config not found") otherwise."""
+    account = follower_get(follower_id=follower_id)
+    config = RiskConfig.objects.select_related("account").filter(account=account).first()
+    if config is None:
+        raise NotFound("Risk config not found", code="risk_config_not_found")
+    return config
 
 
 def account_get(*, account_id: str) -> Account:
