@@ -11,7 +11,6 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core.cache import cache
 from django.db import connection
-from django.db.backends.signals import connection_created
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -63,28 +62,18 @@ def _load_contract_master(base_url: str) -> None:
     instruments_sync(base_url=base_url, exchanges=["NSE", "NFO"])
 
 
-def _sqlite_dirty_reads(sender, connection, **kwargs) -> None:
-    if connection.vendor == "sqlite":
-        connection.cursor().execute("PRAGMA read_uncommitted = 1")
-
-
 @pytest.fixture
 def worker(engine) -> Iterator[None]:
     """A real Celery worker (threads) consuming the configured broker, in this process.
 
-    SQLite's in-memory test database is shared-cache: concurrent writers fail at once with "database table is
-    locked" instead of waiting, and readers block on writers. On SQLite the worker therefore runs one thread
-    and readers skip table read locks (test-environment only); the concurrency tests run on MariaDB.
+    SQLite (a file test database, see tests/settings.py) serialises writers, so it gets fewer threads; the
+    concurrency tests run on MariaDB.
     """
     sqlite = connection.vendor == "sqlite"
     options = app.conf.broker_transport_options
     saved = dict(options)
     if app.conf.broker_url.startswith("filesystem"):
         options["polling_interval"] = 0.05  # the filesystem broker polls once a second by default
-    if sqlite:
-        connection_created.connect(_sqlite_dirty_reads)
-        connection.ensure_connection()
-        _sqlite_dirty_reads(None, connection)
     try:
         with start_worker(
             app,
@@ -95,7 +84,6 @@ def worker(engine) -> Iterator[None]:
         ):
             yield
     finally:
-        connection_created.disconnect(_sqlite_dirty_reads)
         options.clear()
         options.update(saved)
 
