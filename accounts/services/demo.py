@@ -17,7 +17,7 @@ from accounts.services.accounts import (
     risk_config_replace,
 )
 from accounts.services.sessions import account_session_store
-from broker.simulator.testing import SimulatorClient
+from broker.simulator.control_client import SimulatorClient
 
 logger = logging.getLogger(__name__)
 

@@ -1,165 +1,10 @@
-"""The simulator handle for tests, benchmarks and demo scripts: start it, then drive /sim/ over real HTTP."""
+"""Start a simulator in a background thread and drive it through its control API (tests and benchmarks)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
-
-import requests
-
+from broker.simulator.control_client import SimulatorClient, SimulatorError
 from broker.simulator.server import BackgroundServer, run_in_thread
 from broker.simulator.state import DEFAULT_REDIRECT_URL, SimulatorOptions
-
-CONTROL_TIMEOUT = 10.0
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-class SimulatorError(RuntimeError):
-    """A control call answered with an error."""
-
-
-class SimulatorClient:
-    """Thin helpers over the /sim/ control API of a running simulator at `base_url`."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.http = requests.Session()
-
-    def _call(
-        self, method: str, route: str, body: dict[str, Any] | None = None, query: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        params = {k: v for k, v in (query or {}).items() if v is not None}
-        response = self.http.request(
-            method, self.base_url + route, json=body, params=params or None, timeout=CONTROL_TIMEOUT
-        )
-        data = response.json()
-        if response.status_code >= 400 or not data.get("ok", False):
-            raise SimulatorError(f"{method} {route} -> {response.status_code}: {data.get('error', data)}")
-        return data
-
-    def reset(self) -> None:
-        """Drop all state except the contract master and the start-up options."""
-        self._call("POST", "/sim/reset")
-
-    def health(self) -> dict[str, Any]:
-        """Liveness, trading day and counts."""
-        return self._call("GET", "/sim/health")
-
-    def create_account(self, user_id: str, **fields: Any) -> dict[str, Any]:
-        """Create or update an account (fields: api_key, api_secret, app_code, cash, redirect_url, ...)."""
-        body = {"userId": user_id, **{_camel(k): v for k, v in fields.items()}}
-        if isinstance(body.get("cash"), Decimal):
-            body["cash"] = str(body["cash"])
-        return self._call("POST", "/sim/accounts", body)
-
-    def login(self, user_id: str, *, app_code: str | None = None) -> str:
-        """The user's daily login; returns the one-time authCode."""
-        body = {"userId": user_id, **({"appCode": app_code} if app_code else {})}
-        return self._call("POST", "/sim/login", body)["authCode"]
-
-    def issue_session(self, user_id: str) -> str:
-        """A session token valid for both flavours (open-api `Bearer <t>`, legacy `Bearer <USER> <t>`)."""
-        return self._call("POST", "/sim/sessions", {"userId": user_id})["sessionId"]
-
-    def set_price(self, exchange: str, symbol: str, price: Decimal | str | float) -> list[dict[str, Any]]:
-        """Set the last price; returns the ledger entries of the orders it triggered or filled."""
-        body = {"exchange": exchange, "symbol": symbol, "price": str(price)}
-        return self._call("POST", "/sim/prices", body)["orders"]
-
-    def fill(
-        self, order_id: str, quantity: int | None = None, price: Decimal | str | float | None = None
-    ) -> dict[str, Any]:
-        """Fill an order fully or partly; returns its ledger entry."""
-        body: dict[str, Any] = {}
-        if quantity is not None:
-            body["quantity"] = quantity
-        if price is not None:
-            body["price"] = str(price)
-        return self._call("POST", f"/sim/orders/{order_id}/fill", body)
-
-    def reject(self, order_id: str, reason: str) -> dict[str, Any]:
-        """Reject an open order after acceptance; returns its ledger entry."""
-        return self._call("POST", f"/sim/orders/{order_id}/reject", {"reason": reason})
-
-    def cancel(self, order_id: str) -> dict[str, Any]:
-        """Cancel an open order from the simulator side; returns its ledger entry."""
-        return self._call("POST", f"/sim/orders/{order_id}/cancel", {})
-
-    def place_as_user(
-        self,
-        user_id: str,
-        *,
-        exchange: str,
-        symbol: str,
-        side: str,
-        quantity: int,
-        order_type: str = "MARKET",
-        price: Decimal | str | float | None = None,
-        trigger_price: Decimal | str | float | None = None,
-        product: str = "MIS",
-        tag: str = "",
-    ) -> dict[str, Any]:
-        """Place an order as the user with no session (e.g. the master in the web UI); its ledger entry."""
-        body: dict[str, Any] = {
-            "userId": user_id,
-            "exchange": exchange,
-            "symbol": symbol,
-            "side": side,
-            "quantity": quantity,
-            "orderType": order_type,
-            "product": product,
-            "tag": tag,
-        }
-        if price is not None:
-            body["price"] = str(price)
-        if trigger_price is not None:
-            body["triggerPrice"] = str(trigger_price)
-        return self._call("POST", "/sim/orders", body)
-
-    def add_fault(self, **fields: Any) -> str:
-        """Add a fault/latency rule (user_id, endpoint, latency_ms, mode, rate, count, hold_seconds)."""
-        body = {_camel(k): v for k, v in fields.items()}
-        return self._call("POST", "/sim/faults", body)["faultId"]
-
-    def faults(self) -> list[dict[str, Any]]:
-        """The fault rules with their remaining counts."""
-        return self._call("GET", "/sim/faults")["faults"]
-
-    def clear_faults(self) -> None:
-        """Remove every fault rule."""
-        self._call("DELETE", "/sim/faults")
-
-    def expire_sessions(self, user_id: str | None = None) -> int:
-        """Expire one user's sessions (or all); returns how many were live."""
-        return self._call("POST", "/sim/expire-sessions", {"userId": user_id} if user_id else {})["expired"]
-
-    def new_day(self) -> str:
-        """Roll the trading day; returns the new ISO date."""
-        return self._call("POST", "/sim/new-day")["tradingDay"]
-
-    def configure(self, **switches: Any) -> dict[str, Any]:
-        """Set behaviour switches (snake_case or camelCase names); returns the whole config."""
-        return self._call("POST", "/sim/config", {_camel(k): v for k, v in switches.items()})["config"]
-
-    def requests_log(self, user_id: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
-        """Every broker request received, oldest first (secrets masked), filtered by user and path."""
-        return self._call("GET", "/sim/requests", query={"userId": user_id, "path": path})["requests"]
-
-    def orders(self, user_id: str | None = None) -> list[dict[str, Any]]:
-        """The ledger of every accepted order, oldest first."""
-        return self._call("GET", "/sim/orders", query={"userId": user_id})["orders"]
-
-    def order(self, order_id: str) -> dict[str, Any]:
-        """One ledger entry."""
-        return self._call("GET", f"/sim/orders/{order_id}")
-
-    def positions(self, user_id: str | None = None) -> list[dict[str, Any]]:
-        """Positions with realised and unrealised P&L."""
-        return self._call("GET", "/sim/positions", query={"userId": user_id})["positions"]
 
 
 class SimulatorHandle(SimulatorClient):
@@ -198,3 +43,6 @@ def start_simulator(
         demo_accounts=demo_accounts,
     )
     return SimulatorHandle(run_in_thread(options, host=host, port=port))
+
+
+__all__ = ["SimulatorClient", "SimulatorError", "SimulatorHandle", "start_simulator"]

@@ -6,7 +6,7 @@ import requests
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services.demo import DEMO_FOLLOWERS, demo_accounts_ensure, demo_admin_ensure
-from broker.simulator.testing import SimulatorClient, SimulatorError
+from broker.simulator.control_client import SimulatorClient, SimulatorError
 
 
 class Command(BaseCommand):
