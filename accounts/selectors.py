@@ -96,6 +96,16 @@ def credential_of(account: Account) -> BrokerCredential | None:
         return None
 
 
+def broker_calls_allowed(credential: BrokerCredential | None) -> bool:
+    """Whether a broker call with this session is worth making: not when it is missing or known expired."""
+    if credential is None:
+        return False
+    return credential.session_status not in (
+        BrokerCredential.SessionStatus.EXPIRED,
+        BrokerCredential.SessionStatus.MISSING,
+    )
+
+
 def accounts_with_token() -> list[Account]:
     """Accounts that hold a session token, master first (the seed's /api/admin/accounts list)."""
     accounts = Account.objects.select_related("credential").filter(credential__isnull=False)

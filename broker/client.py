@@ -129,21 +129,3 @@ class AliceBlueClient(ABC):
             if order.tag == tag:
                 return order
         return None
-
-
-def make_client(
-    flavor: ApiFlavor | str,
-    *,
-    base_url: str,
-    session: Session | None = None,
-    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-) -> AliceBlueClient:
-    """The client for `flavor` ('openapi' or 'legacy')."""
-    flavor = ApiFlavor(flavor)
-    if flavor is ApiFlavor.OPENAPI:
-        from broker.openapi import OpenApiClient
-
-        return OpenApiClient(base_url=base_url, session=session, timeout=timeout)
-    from broker.legacy import LegacyClient
-
-    return LegacyClient(base_url=base_url, session=session, timeout=timeout)

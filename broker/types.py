@@ -25,6 +25,18 @@ class Side(StrEnum):
         return Side.SELL if self is Side.BUY else Side.BUY
 
 
+class Exchange(StrEnum):
+    """Exchange segments Alice Blue trades (cash, derivatives, currency, commodities)."""
+
+    NSE = "NSE"
+    BSE = "BSE"
+    NFO = "NFO"
+    BFO = "BFO"
+    CDS = "CDS"
+    BCD = "BCD"
+    MCX = "MCX"
+
+
 class OrderType(StrEnum):
     MARKET = "MARKET"
     LIMIT = "LIMIT"
@@ -38,6 +50,11 @@ class ProductType(StrEnum):
     MIS = "MIS"
     CNC = "CNC"
     NRML = "NRML"
+
+
+def enum_choices(enum: type[StrEnum]) -> list[tuple[str, str]]:
+    """`(value, value)` pairs of a StrEnum, for model and form choices that must follow these enums."""
+    return [(member.value, member.value) for member in enum]
 
 
 class Validity(StrEnum):

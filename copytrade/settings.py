@@ -5,6 +5,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django_guid.integrations import CeleryIntegration
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "django_guid",
     "copytrade.core",
     "broker",
     "accounts",
@@ -43,6 +45,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -51,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so its process_exception sees a view's unhandled error first; it answers JSON under /api/.
+    "copytrade.core.middleware.ApiErrorMiddleware",
 ]
 
 ROOT_URLCONF = "copytrade.urls"
@@ -139,7 +144,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "copytrade.core.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["copytrade.core.parsers.BoundedJSONParser"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "copytrade.core.auth.QaSecretAuthentication",
@@ -170,7 +175,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"SideEnum": "replication.models.Side"},
+    "ENUM_NAME_OVERRIDES": {
+        "SideEnum": "replication.models.SIDE_CHOICES",
+        "MappingStatusEnum": "replication.states.MappingStatus",
+        "ReasonCodeEnum": "replication.states.ReasonCode",
+        "ResultStatusEnum": "replication.serializers.RESULT_STATUSES",
+        "TradeEventStatusEnum": "replication.models.TradeEvent.Status",
+    },
 }
 
 # ---------------------------------------------------------------- Celery
@@ -293,17 +304,37 @@ CELERY_BEAT_SCHEDULE["replication-risk-snapshot-refresh"] = {
     "schedule": REPLICATION_RISK_SNAPSHOT_INTERVAL,
 }
 
+# Request ids (django-guid): from a valid X-Request-ID header or generated; returned in X-Request-ID, on every
+# log line, and carried into the Celery tasks a request enqueues.
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": True,
+    "RETURN_HEADER": True,
+    "INTEGRATIONS": [CeleryIntegration(log_parent=False)],
+}
+# Request bodies above this many bytes are refused (413); the largest API body (500 follower ids) is ~70 KB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=1_048_576)
+
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "copytrade.core.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact_secrets": {"()": "copytrade.core.logging.RedactSecretsFilter"},
+        "request_id": {"()": "django_guid.log_filters.CorrelationId"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(process)d] [%(correlation_id)s] %(message)s"
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id", "redact_secrets"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -1,10 +1,11 @@
 """URL configuration: admin, the REST API, and its OpenAPI schema and docs."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from copytrade.core.apis import HealthApi
+from copytrade.core.middleware import api_not_found
 
 api_patterns = [
     path("health", HealthApi.as_view(), name="health"),
@@ -17,4 +18,6 @@ urlpatterns = [
     path("api/", include((api_patterns, "api"))),
     path("api/", include("accounts.urls")),
     path("api/", include("replication.urls")),
+    # Last: anything else under /api/ is a JSON 404, never an HTML page.
+    re_path(r"^api/", api_not_found),
 ]

@@ -9,9 +9,10 @@ from django.http import HttpRequest
 
 from accounts.models import Account
 from accounts.services.audit import audit_record
+from replication import states
 from replication.models import FollowerRiskSnapshot, MasterTrade, OrderAction, OrderMapping, TradeEvent
-from replication.services.actions import trade_events_retry_failed_actions
-from replication.services.placement import order_mapping_reconcile
+from replication.services.action_events import trade_events_retry_failed_actions
+from replication.services.reconcile import order_mapping_reconcile
 from replication.services.sweeper import order_mappings_sync_now
 
 
@@ -175,7 +176,7 @@ class OrderMappingAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Sync status now (read the followers' order books)")
     def sync_status_now(self, request: HttpRequest, queryset) -> None:
-        ids = list(queryset.filter(status__in=OrderMapping.OPEN_AT_BROKER).values_list("pk", flat=True))
+        ids = list(queryset.filter(status__in=states.OPEN_AT_BROKER).values_list("pk", flat=True))
         changed = order_mappings_sync_now(mapping_ids=ids)
         self.message_user(request, f"{len(ids)} open mappings checked, {changed} changed.", messages.INFO)
 

@@ -1,79 +1,54 @@
 """Replication APIs with the seed's paths and JSON: replicate, copy-selected, exit, modify, cancel, events,
-mappings, and the trade-event log lines.
+mappings, and the trade-event log lines. Each parses with a serializer, calls one service, and serializes.
 
-Mutations answer after the follower orders settle or REPLICATION_SYNC_TIMEOUT passes, whichever is first;
-what is still in flight is reported PENDING and can be read back with GET /api/trades/replicate.
+Mutations answer after the follower orders settle or REPLICATION_SYNC_TIMEOUT passes (or a shorter `?wait=`),
+whichever is first; what is still in flight is reported PENDING and can be read back with
+GET /api/trades/replicate.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from copytrade.core.exceptions import ValidationFailed
+from copytrade.core.schema import error_responses
 from replication import selectors
 from replication import serializers as s
-from replication.models import TradeEvent
-from replication.services import actions, fanout
+from replication.models import OrderAction, TradeEvent
+from replication.services import exits, fanout, modify
 from replication.services.events import trade_event_refresh_totals
 
-MASTER_ORDER_PARAM = OpenApiParameter(
-    "masterOrderId", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True
+WAIT_PARAM = OpenApiParameter(
+    "wait",
+    OpenApiTypes.NUMBER,
+    OpenApiParameter.QUERY,
+    description="Seconds to wait for the follower orders (0..60, capped at REPLICATION_SYNC_TIMEOUT)",
 )
-PAGE_PARAMS = [
-    OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="<= 200, default 50"),
-    OpenApiParameter("offset", OpenApiTypes.INT, OpenApiParameter.QUERY),
-    OpenApiParameter("masterOrderId", OpenApiTypes.STR, OpenApiParameter.QUERY),
-]
-ERRORS = {
-    400: OpenApiResponse(description="Validation failed; the message names the field"),
-    401: OpenApiResponse(description="Missing or wrong x-qa-secret"),
-}
-NOT_FOUND = {404: OpenApiResponse(description="Unknown master order")}
-REPLAY_CONFLICT = {
-    409: OpenApiResponse(description="The trade id was replicated with other details, or already exited")
-}
 
 
-def _sync_timeout(request: Request) -> float:
-    """REPLICATION_SYNC_TIMEOUT, or a shorter `?wait=` (0 answers at once)."""
-    limit = float(settings.REPLICATION_SYNC_TIMEOUT)
-    raw = request.query_params.get("wait")
-    if raw in (None, ""):
-        return limit
-    try:
-        return min(max(float(raw), 0.0), limit)
-    except ValueError:
-        raise ValidationFailed("wait must be a number of seconds", extra={"field": "wait"}) from None
+def _parse(serializer_class: type[serializers.Serializer], data: Any) -> serializers.Serializer:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer
 
 
-def _master_order_id(data: Any, name: str = "masterOrderId") -> str:
-    value = data.get(name) if hasattr(data, "get") else None
-    if value in (None, "") or not str(value).strip():
-        raise ValidationFailed(f"{name} is required", extra={"field": name})
-    return str(value).strip()
+def _wait(request: Request) -> float:
+    return _parse(s.WaitQuery, request.query_params).seconds()  # type: ignore[attr-defined]
 
 
-def _fan_out_answer(*, request: Request, result: fanout.FanOutResult, message: str) -> dict[str, Any]:
-    selectors.mappings_wait(mapping_ids=[m.pk for m in result.mappings], timeout=_sync_timeout(request))
-    mappings = list(
-        selectors.entry_mappings(master_order_id=result.event.master_order_id).filter(
-            pk__in=[m.pk for m in result.mappings]
-        )
-    )
-    results = [selectors.mapping_result(m) for m in mappings]
-    results += [
-        {"follower_id": fid, "status": "FAILED", "reason": fanout.NOT_FOUND_REASON}
-        for fid in result.not_found
-    ]
-    counts = selectors.results_counts(results)
+def _fan_out_answer(*, result: fanout.FanOutResult, wait: float, message: str) -> dict[str, Any]:
+    ids = [m.pk for m in result.mappings]
+    selectors.mappings_wait(mapping_ids=ids, timeout=wait)
+    mappings = list(selectors.entry_mappings(master_order_id=result.event.master_order_id).filter(pk__in=ids))
+    results = s.MappingResultOutput(mappings, many=True).data
+    counts = s.Counts.of(results)
     trade_event_refresh_totals(event=result.event)
     return {
         "ok": True,
@@ -91,196 +66,203 @@ def _fan_out_answer(*, request: Request, result: fanout.FanOutResult, message: s
     }
 
 
-def _action_answer(
-    *, request: Request, event: TradeEvent, message: str, modify: bool = False
-) -> dict[str, Any]:
-    selectors.actions_wait(event=event, timeout=_sync_timeout(request))
-    results = [selectors.action_result(a) for a in selectors.event_actions(event=event)]
-    counts = selectors.results_counts(results)
+def _action_answer(*, event: TradeEvent, wait: float, message: str) -> dict[str, Any]:
+    selectors.actions_wait(event=event, timeout=wait)
+    actions: list[OrderAction] = list(selectors.event_actions(event=event))
+    context = {"exit_legs": selectors.exit_legs_by_follower(event=event)}
+    results = s.ActionResultOutput(actions, many=True, context=context).data
+    counts = s.Counts.of(results)
     trade_event_refresh_totals(event=event)
-    if modify:
-        summary = {"total_orders": len(results), "successful": counts.successful, "failed": counts.failed}
-    else:
-        summary = {"total_followers": len(results), "successful": counts.successful, "failed": counts.failed}
-    summary.update(skipped=counts.skipped, pending=counts.pending)
+    total = "total_orders" if event.event_type == TradeEvent.EventType.MODIFY else "total_followers"
     return {
         "ok": True,
         "message": message,
         "masterOrderId": event.master_order_id,
         "eventId": event.event_id,
-        "summary": summary,
+        "summary": {
+            total: len(results),
+            "successful": counts.successful,
+            "failed": counts.failed,
+            "skipped": counts.skipped,
+            "pending": counts.pending,
+        },
         "results": results,
     }
 
 
-def _page(request: Request, queryset: QuerySet) -> tuple[list, dict[str, Any]]:
-    try:
-        limit = int(request.query_params.get("limit", 50))
-        offset = int(request.query_params.get("offset", 0))
-    except ValueError:
-        raise ValidationFailed("limit and offset must be whole numbers", extra={"field": "limit"}) from None
-    if limit < 1 or offset < 0:
-        raise ValidationFailed("limit must be >= 1 and offset >= 0", extra={"field": "limit"})
-    limit = min(limit, 200)
+def _page(query: s.PageQuery, queryset: QuerySet) -> tuple[list, dict[str, Any]]:
+    limit, offset = query.validated_data["limit"], query.validated_data["offset"]
     total = queryset.count()
-    rows = list(queryset[offset : offset + limit])
+    rows = list(queryset[offset : offset + limit]) if offset < total else []
     return rows, {"total": total, "limit": limit, "offset": offset, "hasMore": offset + len(rows) < total}
+
+
+def _exit_answer(event: TradeEvent, wait: float) -> dict[str, Any]:
+    return _action_answer(event=event, wait=wait, message="Exit order processed successfully")
+
+
+def _cancel_answer(event: TradeEvent, wait: float) -> dict[str, Any]:
+    return _action_answer(event=event, wait=wait, message="Cancel processed successfully")
 
 
 class TradeReplicateApi(APIView):
     """Replicate a master trade to every active follower; read back a master order's mappings."""
 
     @extend_schema(
+        operation_id="trades_replicate",
         request=s.ReplicateInput,
-        responses={200: s.ReplicateOutput, **ERRORS, **REPLAY_CONFLICT},
+        parameters=[WAIT_PARAM],
+        responses={200: s.ReplicateOutput, **error_responses(400, 401, 404, 409, 429)},
         summary="Replicate a trade",
+        description=(
+            "eventType EXIT or CANCEL exits or cancels the master order instead (answering as /trades/exit); "
+            "MODIFY is refused: send it to /trades/modify."
+        ),
     )
     def post(self, request: Request) -> Response:
-        trade = fanout.trade_input_parse(request.data.get("trade") if hasattr(request.data, "get") else None)
-        event_type = str(request.data.get("eventType") or "PLACE").upper()
-        if event_type not in fanout.EVENT_TYPES:
-            raise ValidationFailed(
-                f"eventType must be one of {', '.join(fanout.EVENT_TYPES)}", extra={"field": "eventType"}
-            )
+        wait = _wait(request)
+        data = _parse(s.ReplicateInput, request.data)
+        trade = fanout.TradeInput(**data.validated_data["trade"])
+        event_type = data.validated_data["eventType"]
         # The seed labelled the event with eventType; an exit or cancel replicated as a new entry would open
         # positions instead of closing them, so those go to the exit and cancel services.
-        if event_type == "EXIT":
-            event = actions.trade_exit(master_order_id=trade.id)
-            return Response(
-                _action_answer(request=request, event=event, message="Exit order processed successfully")
-            )
-        if event_type == "CANCEL":
-            event = actions.trade_cancel(master_order_id=trade.id)
-            return Response(
-                _action_answer(request=request, event=event, message="Cancel processed successfully")
-            )
-        if event_type == "MODIFY":
-            raise ValidationFailed(
-                "eventType MODIFY: send the change to POST /api/trades/modify", extra={"field": "eventType"}
+        if event_type == TradeEvent.EventType.EXIT:
+            return Response(_exit_answer(exits.trade_exit(master_order_id=trade.id), wait))
+        if event_type == TradeEvent.EventType.CANCEL:
+            return Response(_cancel_answer(exits.trade_cancel(master_order_id=trade.id), wait))
+        if event_type == TradeEvent.EventType.MODIFY:
+            raise serializers.ValidationError(
+                {"eventType": "MODIFY: send the change to POST /api/trades/modify"}
             )
         result = fanout.trade_fan_out(trade=trade)
-        return Response(
-            _fan_out_answer(request=request, result=result, message="Trade replicated successfully")
-        )
+        return Response(_fan_out_answer(result=result, wait=wait, message="Trade replicated successfully"))
 
     @extend_schema(
-        parameters=[MASTER_ORDER_PARAM],
-        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        operation_id="trades_replicate_read",
+        parameters=[
+            OpenApiParameter("masterOrderId", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True)
+        ],
+        responses={200: s.MappingsReadOutput, **error_responses(400, 401, 429)},
         summary="Mappings of a master order",
     )
     def get(self, request: Request) -> Response:
-        master_order_id = _master_order_id(request.query_params)
+        master_order_id = _parse(s.MasterOrderQuery, request.query_params).validated_data["masterOrderId"]
         mappings = selectors.mappings_list(filters={"masterOrderId": master_order_id})
-        return Response(
-            {
-                "ok": True,
-                "masterOrderId": master_order_id,
-                "mappings": s.MappingOutput(mappings, many=True).data,
-            }
-        )
+        body = {
+            "ok": True,
+            "masterOrderId": master_order_id,
+            "mappings": s.MappingOutput(mappings, many=True).data,
+        }
+        return Response(body)
 
 
 class TradeCopySelectedApi(APIView):
     """Copy a master trade to the selected followers only."""
 
     @extend_schema(
+        operation_id="trades_copy_selected",
         request=s.CopySelectedInput,
-        responses={200: s.ReplicateOutput, **ERRORS, **REPLAY_CONFLICT},
+        parameters=[WAIT_PARAM],
+        responses={200: s.ReplicateOutput, **error_responses(400, 401, 404, 409, 429)},
         summary="Copy a trade to selected followers",
+        description="Every follower id must exist (404 naming the unknown ones, and nothing is written).",
     )
     def post(self, request: Request) -> Response:
-        data = request.data if hasattr(request.data, "get") else {}
-        trade = fanout.trade_input_parse(data.get("trade"))
-        follower_ids = data.get("follower_ids")
-        if not isinstance(follower_ids, list) or not follower_ids:
-            raise ValidationFailed("At least one follower must be selected", extra={"field": "follower_ids"})
-        if not all(isinstance(item, str) and item.strip() for item in follower_ids):
-            raise ValidationFailed(
-                "follower_ids must be a list of follower ids", extra={"field": "follower_ids"}
-            )
-        ids = list(dict.fromkeys(item.strip() for item in follower_ids))
-        result = fanout.trade_fan_out(trade=trade, follower_ids=ids, source=TradeEvent.Source.API)
-        return Response(_fan_out_answer(request=request, result=result, message="Trade copied successfully"))
+        wait = _wait(request)
+        data = _parse(s.CopySelectedInput, request.data).validated_data
+        trade = fanout.TradeInput(**data["trade"])
+        result = fanout.trade_fan_out(
+            trade=trade, follower_ids=data["follower_ids"], source=TradeEvent.Source.API
+        )
+        return Response(_fan_out_answer(result=result, wait=wait, message="Trade copied successfully"))
 
 
 class TradeExitApi(APIView):
     """Exit a master order on every follower: cancel what is open, square off what is filled."""
 
     @extend_schema(
+        operation_id="trades_exit",
         request=s.MasterOrderInput,
-        responses={200: s.ActionOutput, **ERRORS, **NOT_FOUND},
+        parameters=[WAIT_PARAM],
+        responses={200: s.ActionOutput, **error_responses(400, 401, 404, 429)},
         summary="Exit a master order",
     )
     def post(self, request: Request) -> Response:
-        master_order_id = _master_order_id(request.data)
-        event = actions.trade_exit(master_order_id=master_order_id)
-        return Response(
-            _action_answer(request=request, event=event, message="Exit order processed successfully")
-        )
+        wait = _wait(request)
+        master_order_id = _parse(s.MasterOrderInput, request.data).validated_data["masterOrderId"]
+        return Response(_exit_answer(exits.trade_exit(master_order_id=master_order_id), wait))
 
 
 class TradeModifyApi(APIView):
     """Apply a master modification (price, trigger, re-scaled quantity, order type) to open orders."""
 
     @extend_schema(
+        operation_id="trades_modify",
         request=s.ModifyInput,
-        responses={200: s.ActionOutput, **ERRORS, **NOT_FOUND},
+        parameters=[WAIT_PARAM],
+        responses={200: s.ActionOutput, **error_responses(400, 401, 404, 429)},
         summary="Modify follower orders",
     )
     def post(self, request: Request) -> Response:
-        master_order_id = _master_order_id(request.data)
-        modification = actions.modification_parse(request.data.get("modification"))
-        event = actions.trade_modify(master_order_id=master_order_id, modification=modification)
-        return Response(
-            _action_answer(request=request, event=event, message="Order modifications processed", modify=True)
+        wait = _wait(request)
+        data = _parse(s.ModifyInput, request.data)
+        event = modify.trade_modify(
+            master_order_id=data.validated_data["masterOrderId"],
+            modification=s.ModifyInput.modification_of(data.validated_data),
         )
+        return Response(_action_answer(event=event, wait=wait, message="Order modifications processed"))
 
 
 class TradeCancelApi(APIView):
     """Cancel the open follower orders of a master order (master cancel)."""
 
     @extend_schema(
+        operation_id="trades_cancel",
         request=s.MasterOrderInput,
-        responses={200: s.ActionOutput, **ERRORS, **NOT_FOUND},
+        parameters=[WAIT_PARAM],
+        responses={200: s.ActionOutput, **error_responses(400, 401, 404, 429)},
         summary="Cancel follower orders",
     )
     def post(self, request: Request) -> Response:
-        master_order_id = _master_order_id(request.data)
-        event = actions.trade_cancel(master_order_id=master_order_id)
-        return Response(_action_answer(request=request, event=event, message="Cancel processed successfully"))
+        wait = _wait(request)
+        master_order_id = _parse(s.MasterOrderInput, request.data).validated_data["masterOrderId"]
+        return Response(_cancel_answer(exits.trade_cancel(master_order_id=master_order_id), wait))
 
 
 class TradeEventListApi(APIView):
     @extend_schema(
-        parameters=[*PAGE_PARAMS, OpenApiParameter("eventType", OpenApiTypes.STR, OpenApiParameter.QUERY)],
-        responses={200: s.EventsPageOutput, **ERRORS},
+        operation_id="trades_events_list",
+        parameters=[s.EventsQuery],
+        responses={200: s.EventsPageOutput, **error_responses(400, 401, 429)},
         summary="Trade events",
     )
     def get(self, request: Request) -> Response:
-        rows, pagination = _page(request, selectors.events_list(filters=request.query_params))
+        query = _parse(s.EventsQuery, request.query_params)
+        rows, pagination = _page(query, selectors.events_list(filters=query.validated_data))
         return Response({"ok": True, "events": s.EventOutput(rows, many=True).data, "pagination": pagination})
 
 
 class OrderMappingListApi(APIView):
     @extend_schema(
-        parameters=[
-            *PAGE_PARAMS,
-            OpenApiParameter("followerId", OpenApiTypes.STR, OpenApiParameter.QUERY),
-            OpenApiParameter("status", OpenApiTypes.STR, OpenApiParameter.QUERY),
-            OpenApiParameter("leg", OpenApiTypes.STR, OpenApiParameter.QUERY),
-        ],
-        responses={200: s.MappingsPageOutput, **ERRORS},
+        operation_id="trades_mappings_list",
+        parameters=[s.MappingsQuery],
+        responses={200: s.MappingsPageOutput, **error_responses(400, 401, 429)},
         summary="Order mappings",
     )
     def get(self, request: Request) -> Response:
-        rows, pagination = _page(request, selectors.mappings_list(filters=request.query_params))
+        query = _parse(s.MappingsQuery, request.query_params)
+        rows, pagination = _page(query, selectors.mappings_list(filters=query.validated_data))
         return Response(
             {"ok": True, "mappings": s.MappingOutput(rows, many=True).data, "pagination": pagination}
         )
 
 
 class TradeEventLogApi(APIView):
-    @extend_schema(responses={200: s.LogsOutput, **ERRORS}, summary="Trade events as log lines (last 100)")
+    @extend_schema(
+        operation_id="trade_events_log",
+        responses={200: s.LogsOutput, **error_responses(401, 429)},
+        summary="Trade events as log lines (last 100)",
+    )
     def get(self, request: Request) -> Response:
-        logs = [s.event_log_line(event) for event in selectors.events_list()[:100]]
+        logs = s.LogLineOutput(selectors.events_list()[:100], many=True).data
         return Response({"ok": True, "count": len(logs), "logs": logs})

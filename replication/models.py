@@ -14,7 +14,10 @@ from decimal import Decimal
 from django.db import models
 
 from accounts.models import Account
+from broker.types import Exchange, OrderType, ProductType, enum_choices
+from broker.types import Side as BrokerSide
 from copytrade.core.models import TimeStampedModel
+from replication.states import IN_FLIGHT, ActionStatus, MappingStatus, ReasonCode
 
 ORDER_TAG_PREFIX = "CT"
 ORDER_TAG_LENGTH = 20
@@ -32,9 +35,10 @@ def new_event_id() -> str:
     return f"{int(time.time() * 1000)}-{secrets.token_hex(4)}"
 
 
-class Side(models.TextChoices):
-    BUY = "BUY", "Buy"
-    SELL = "SELL", "Sell"
+SIDE_CHOICES = enum_choices(BrokerSide)
+EXCHANGE_CHOICES = enum_choices(Exchange)
+PRODUCT_CHOICES = enum_choices(ProductType)
+ORDER_TYPE_CHOICES = enum_choices(OrderType)
 
 
 class MasterTrade(TimeStampedModel):
@@ -48,14 +52,14 @@ class MasterTrade(TimeStampedModel):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="master_trades")
     broker_order_id = models.CharField(max_length=100)
     symbol = models.CharField(max_length=80)
-    exchange = models.CharField(max_length=10, default="NSE")
+    exchange = models.CharField(max_length=10, choices=EXCHANGE_CHOICES, default="NSE")
     token = models.CharField(max_length=32, blank=True, default="")
-    side = models.CharField(max_length=4, choices=Side.choices)
+    side = models.CharField(max_length=4, choices=SIDE_CHOICES)
     quantity = models.PositiveIntegerField()
     filled_quantity = models.PositiveIntegerField(default=0)
     price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
-    order_type = models.CharField(max_length=10, default="MARKET")
-    product_type = models.CharField(max_length=10, default="MIS")
+    order_type = models.CharField(max_length=10, choices=ORDER_TYPE_CHOICES, default="MARKET")
+    product_type = models.CharField(max_length=10, choices=PRODUCT_CHOICES, default="MIS")
     status = models.CharField(max_length=20, blank=True, default="")
     order_time = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.NEW, db_index=True)
@@ -102,13 +106,13 @@ class TradeEvent(models.Model):
     symbol = models.CharField(max_length=80)
     trading_symbol = models.CharField(max_length=80, blank=True, default="")
     token = models.CharField(max_length=32, blank=True, default="")
-    exchange = models.CharField(max_length=10, default="NSE")
-    side = models.CharField(max_length=4, choices=Side.choices)
+    exchange = models.CharField(max_length=10, choices=EXCHANGE_CHOICES, default="NSE")
+    side = models.CharField(max_length=4, choices=SIDE_CHOICES)
     quantity = models.PositiveIntegerField()
     price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     trigger_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
-    product_type = models.CharField(max_length=10, default="MIS")
-    order_type = models.CharField(max_length=10, default="MARKET")
+    product_type = models.CharField(max_length=10, choices=PRODUCT_CHOICES, default="MIS")
+    order_type = models.CharField(max_length=10, choices=ORDER_TYPE_CHOICES, default="MARKET")
     details = models.JSONField(default=dict, blank=True)
     total_followers = models.PositiveIntegerField(default=0)
     successful_followers = models.PositiveIntegerField(default=0)
@@ -138,21 +142,9 @@ class OrderMapping(TimeStampedModel):
         ENTRY = "ENTRY", "Entry"
         EXIT = "EXIT", "Exit"
 
-    class Status(models.TextChoices):
-        PENDING = "PENDING", "Pending"
-        SUBMITTING = "SUBMITTING", "Submitting"
-        ACTIVE = "ACTIVE", "Active"
-        PARTIAL = "PARTIAL", "Partially filled"
-        COMPLETED = "COMPLETED", "Completed"
-        CANCELLED = "CANCELLED", "Cancelled"
-        REJECTED = "REJECTED", "Rejected"
-        FAILED = "FAILED", "Failed"
-        UNKNOWN = "UNKNOWN", "Unknown"
-        SKIPPED = "SKIPPED", "Skipped"
-
-    IN_FLIGHT = (Status.PENDING, Status.SUBMITTING, Status.UNKNOWN)
-    PLACED = (Status.ACTIVE, Status.PARTIAL, Status.COMPLETED)
-    OPEN_AT_BROKER = (Status.ACTIVE, Status.PARTIAL)
+    # The statuses, their legal transitions and groups live in replication.states.
+    Status = MappingStatus
+    ReasonCode = ReasonCode
 
     trade_event = models.ForeignKey(TradeEvent, on_delete=models.PROTECT, related_name="mappings")
     master_order_id = models.CharField(max_length=100)
@@ -163,18 +155,23 @@ class OrderMapping(TimeStampedModel):
     symbol = models.CharField(max_length=80)
     trading_symbol = models.CharField(max_length=80, blank=True, default="")
     token = models.CharField(max_length=32, blank=True, default="")
-    exchange = models.CharField(max_length=10, default="NSE")
-    side = models.CharField(max_length=4, choices=Side.choices)
+    exchange = models.CharField(max_length=10, choices=EXCHANGE_CHOICES, default="NSE")
+    side = models.CharField(max_length=4, choices=SIDE_CHOICES)
     quantity = models.PositiveIntegerField(default=0)
     executed_quantity = models.PositiveIntegerField(default=0)
     average_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     trigger_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
-    product_type = models.CharField(max_length=10, default="MIS")
-    order_type = models.CharField(max_length=10, default="MARKET")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    product_type = models.CharField(max_length=10, choices=PRODUCT_CHOICES, default="MIS")
+    order_type = models.CharField(max_length=10, choices=ORDER_TYPE_CHOICES, default="MARKET")
+    status = models.CharField(
+        max_length=10, choices=MappingStatus.choices, default=MappingStatus.PENDING, db_index=True
+    )
     reason = models.TextField(
         blank=True, default="", help_text="Why skipped/failed (the seed's error_message)."
+    )
+    reason_code = models.CharField(
+        max_length=32, choices=ReasonCode.choices, blank=True, default=ReasonCode.NONE, db_index=True
     )
     note = models.CharField(max_length=255, blank=True, default="", help_text="Sizing notes, e.g. a cap.")
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -201,7 +198,7 @@ class OrderMapping(TimeStampedModel):
 
     @property
     def is_in_flight(self) -> bool:
-        return self.status in self.IN_FLIGHT
+        return self.status in IN_FLIGHT
 
 
 class OrderAction(TimeStampedModel):
@@ -212,18 +209,15 @@ class OrderAction(TimeStampedModel):
         CANCEL = "CANCEL", "Cancel"
         EXIT = "EXIT", "Exit"
 
-    class Status(models.TextChoices):
-        PENDING = "PENDING", "Pending"
-        RUNNING = "RUNNING", "Running"
-        DONE = "DONE", "Done"
-        SKIPPED = "SKIPPED", "Skipped"
-        FAILED = "FAILED", "Failed"
+    Status = ActionStatus
 
     trade_event = models.ForeignKey(TradeEvent, on_delete=models.PROTECT, related_name="actions")
     mapping = models.ForeignKey(OrderMapping, on_delete=models.PROTECT, related_name="actions")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     params = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=ActionStatus.choices, default=ActionStatus.PENDING, db_index=True
+    )
     reason = models.TextField(blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
 

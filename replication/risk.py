@@ -1,10 +1,10 @@
 """Entry rules and sizing for one follower, as pure functions on Decimals and ints (no Django, no I/O).
 
-Rule order (DESIGN 5.2, first failure wins -> SKIPPED with the reason): stopped by master -> consent ->
-risk config disabled -> session -> instrument -> order type -> product type -> sizing (multiplier or fixed,
-lot-size rounding, caps) -> zero -> order value (on the follower's quantity) -> today's loss against the
-follower's max_daily_loss -> today's loss against MasterSettings.max_daily_loss_percentage of the opening
-cash -> MasterSettings.max_concurrent_trades. Exits never go through these rules.
+Rule order (DESIGN 5.2, first failure wins -> SKIPPED with the reason): account not active -> stopped by
+master -> consent -> risk config disabled -> session -> instrument -> order type -> product type -> sizing
+(multiplier or fixed, lot-size rounding, caps) -> zero -> order value (on the follower's quantity) -> today's
+loss against the follower's max_daily_loss -> today's loss against MasterSettings.max_daily_loss_percentage of
+the opening cash -> MasterSettings.max_concurrent_trades. Exits never go through these rules.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class TradeIntent:
 class FollowerRules:
     """One follower's switches and risk config, flattened (defaults are the seed's)."""
 
+    account_active: bool = True
     copy_trading_active: bool = True
     consent_given: bool = True
     session_status: str = SESSION_VALID
@@ -236,14 +237,14 @@ def evaluate_entry(
     return decision
 
 
-def entry_switch_reason(*, rules: FollowerRules, limits: GlobalLimits, account_active: bool) -> str:
+def entry_switch_reason(*, rules: FollowerRules, limits: GlobalLimits) -> str:
     """Why an ENTRY order may no longer be sent (checked again just before sending), or "".
 
     The follower's own switches only (stop, consent, account and risk-config enabled): they can change
     between the fan-out and the send, and an opted-out follower must never get an order. Exits never go
     through this.
     """
-    if not account_active:
+    if not rules.account_active:
         return REASON_NOT_ACTIVE
     if not rules.copy_trading_active:
         return REASON_STOPPED
@@ -262,12 +263,9 @@ def evaluate_entry_static(
     reference_price: Decimal | None = None,
 ) -> Decision:
     """The rules that need nothing from the broker or the follower's other trades (up to order value)."""
-    if not rules.copy_trading_active:
-        return Decision(reason=REASON_STOPPED)
-    if limits.require_consent and not rules.consent_given:
-        return Decision(reason=REASON_NO_CONSENT)
-    if not rules.enabled:
-        return Decision(reason=REASON_DISABLED)
+    switched_off = entry_switch_reason(rules=rules, limits=limits)
+    if switched_off:
+        return Decision(reason=switched_off)
     if rules.session_status != SESSION_VALID:
         return Decision(reason=_SESSION_REASONS.get(rules.session_status, REASON_NO_SESSION))
     symbol = trade.symbol.strip().upper()

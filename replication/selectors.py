@@ -1,4 +1,4 @@
-"""Reads of the replication app: targets and their rules, mappings, events, and result rows for the APIs."""
+"""Reads of the replication app: fan-out targets and their rules, mappings, events, open trades, waits."""
 
 from __future__ import annotations
 
@@ -15,21 +15,40 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from accounts.exceptions import CredentialUnreadable
+from accounts.exceptions import CredentialUnreadable, FollowerNotFound
 from accounts.models import Account, BrokerCredential, Consent, MasterSettings, RiskConfig
 from accounts.selectors import credential_session_token, master_settings_get
-from replication import risk
+from replication import risk, states
 from replication.models import OrderAction, OrderMapping, TradeEvent
 
-Status = OrderMapping.Status
+Status = states.MappingStatus
 
 
 def followers_for_fanout(*, follower_ids: Iterable[str] | None = None) -> QuerySet[Account]:
-    """Active followers (all, or those among `follower_ids`), with credential, risk config and consent."""
-    queryset = Account.objects.filter(role=Account.Role.FOLLOWER, status=Account.Status.ACTIVE)
-    if follower_ids is not None:
+    """Every active follower, or the followers among `follower_ids` whatever their status (an inactive one
+    selected by name is SKIPPED with its reason), with credential, risk config and consent."""
+    queryset = Account.objects.filter(role=Account.Role.FOLLOWER)
+    if follower_ids is None:
+        queryset = queryset.filter(status=Account.Status.ACTIVE)
+    else:
         queryset = queryset.filter(account_id__in=list(follower_ids))
     return queryset.select_related("credential", "risk_config", "consent").order_by("account_id")
+
+
+def followers_known_or_404(*, follower_ids: Iterable[str]) -> None:
+    """FollowerNotFound (404) naming every id that is not a follower."""
+    wanted = list(follower_ids)
+    known = set(
+        Account.objects.filter(role=Account.Role.FOLLOWER, account_id__in=wanted).values_list(
+            "account_id", flat=True
+        )
+    )
+    unknown = [follower_id for follower_id in wanted if follower_id not in known]
+    if unknown:
+        raise FollowerNotFound(
+            f"Unknown followers: {', '.join(unknown[:20])}{' ...' if len(unknown) > 20 else ''}",
+            extra={"follower_ids": unknown},
+        )
 
 
 def _related(account: Account, name: str, model: type) -> Any:
@@ -51,6 +70,7 @@ def follower_rules(*, account: Account, master_settings: MasterSettings) -> risk
     else:
         session_status = credential.session_status if token else BrokerCredential.SessionStatus.MISSING.value
     base = {
+        "account_active": account.status == Account.Status.ACTIVE,
         "copy_trading_active": account.copy_trading_active,
         "consent_given": bool(consent and consent.trade_replication_enabled),
         "session_status": session_status,
@@ -119,7 +139,7 @@ def events_list(*, filters: dict[str, str] | None = None) -> QuerySet[TradeEvent
     return queryset
 
 
-# ---------------------------------------------------------------- result rows (the seed's JSON)
+# ---------------------------------------------------------------- counts
 @dataclass(frozen=True)
 class Counts:
     successful: int = 0
@@ -128,101 +148,29 @@ class Counts:
     pending: int = 0
 
 
-def mapping_result_status(mapping: OrderMapping) -> str:
-    """SUCCESS / SKIPPED / FAILED / PENDING for the seed's results list."""
-    if mapping.status in OrderMapping.PLACED:
-        return "SUCCESS"
-    if mapping.status == Status.SKIPPED:
-        return "SKIPPED"
-    if mapping.status in OrderMapping.IN_FLIGHT:
-        return "PENDING"
-    if mapping.status == Status.CANCELLED and mapping.follower_order_id:
-        return "SUCCESS"  # placed, later cancelled by a master cancel/exit
-    return "FAILED"
-
-
-def mapping_result(mapping: OrderMapping) -> dict[str, Any]:
-    """One follower's result in the replicate/copy-selected answer (keys without a value are omitted)."""
-    status = mapping_result_status(mapping)
-    row: dict[str, Any] = {"follower_id": mapping.follower.account_id, "status": status}
-    if status == "PENDING":
-        row["reason"] = f"Order {mapping.status.lower()}: still in flight"
-    elif mapping.reason:
-        row["reason"] = mapping.reason
-    if mapping.follower_order_id:
-        row["follower_order_id"] = mapping.follower_order_id
-    if status == "SUCCESS":
-        # The seed reported the quantity it placed; real fills replace it once the order book says so.
-        row["executed_quantity"] = mapping.executed_quantity or mapping.quantity
-    if mapping.quantity and status != "SKIPPED":
-        row["quantity"] = mapping.quantity
-    if mapping.note:
-        row["note"] = mapping.note
-    row["order_mapping_id"] = mapping.pk
-    return row
-
-
-def results_counts(results: Iterable[dict[str, Any]]) -> Counts:
-    tally = {"SUCCESS": 0, "FAILED": 0, "SKIPPED": 0, "PENDING": 0}
-    for row in results:
-        tally[row["status"]] = tally.get(row["status"], 0) + 1
-    return Counts(tally["SUCCESS"], tally["FAILED"], tally["SKIPPED"], tally["PENDING"])
-
-
 def event_mapping_counts(*, event: TradeEvent) -> Counts:
-    """Totals of a PLACE event from its ENTRY mappings."""
+    """Totals of a PLACE event from its ENTRY mappings (the same buckets as states.result_status)."""
     rows = OrderMapping.objects.filter(trade_event=event, leg=OrderMapping.Leg.ENTRY).aggregate(
         successful=Count(
             "id",
-            filter=Q(status__in=OrderMapping.PLACED) | Q(status=Status.CANCELLED, follower_order_id__gt=""),
+            filter=Q(status__in=states.PLACED) | Q(status=Status.CANCELLED, follower_order_id__gt=""),
         ),
         skipped=Count("id", filter=Q(status=Status.SKIPPED)),
-        pending=Count("id", filter=Q(status__in=OrderMapping.IN_FLIGHT)),
+        pending=Count("id", filter=Q(status__in=states.IN_FLIGHT)),
         total=Count("id"),
     )
     failed = rows["total"] - rows["successful"] - rows["skipped"] - rows["pending"]
     return Counts(rows["successful"], failed, rows["skipped"], rows["pending"])
 
 
-def action_result(action: OrderAction) -> dict[str, Any]:
-    """One follower's result of an exit/modify/cancel (the seed's {follower_id, status, reason})."""
-    mapping = action.mapping
-    row: dict[str, Any] = {"follower_id": mapping.follower.account_id}
-    if action.status in (OrderAction.Status.PENDING, OrderAction.Status.RUNNING):
-        row.update(status="PENDING", reason="Still in progress")
-    elif action.status == OrderAction.Status.SKIPPED:
-        row.update(status="SKIPPED", reason=action.reason)
-    elif action.status == OrderAction.Status.FAILED:
-        row.update(status="FAILED", reason=action.reason)
-    elif action.kind == OrderAction.Kind.EXIT:
-        row.update(_exit_leg_result(action))
-    else:
-        row.update(status="SUCCESS", reason=action.reason)
-    if mapping.follower_order_id:
-        row["follower_order_id"] = mapping.follower_order_id
-    if action.kind == OrderAction.Kind.MODIFY:
-        row["message"] = row["reason"]
-    return row
-
-
-def _exit_leg_result(action: OrderAction) -> dict[str, Any]:
-    leg = (
-        OrderMapping.objects.filter(
-            master_order_id=action.mapping.master_order_id,
-            follower_id=action.mapping.follower_id,
-            leg=OrderMapping.Leg.EXIT,
-        )
-        .only("status", "quantity", "reason", "follower_order_id", "executed_quantity")
-        .first()
+def exit_legs_by_follower(*, event: TradeEvent) -> dict[int, OrderMapping]:
+    """The EXIT legs of an exit event's master order, by follower pk (one query for all its results)."""
+    if event.event_type != TradeEvent.EventType.EXIT:
+        return {}
+    legs = OrderMapping.objects.filter(master_order_id=event.master_order_id, leg=OrderMapping.Leg.EXIT).only(
+        "follower_id", "status", "quantity", "reason", "follower_order_id", "executed_quantity"
     )
-    if leg is None:
-        return {"status": "SUCCESS", "reason": action.reason or "Exit order processed"}
-    extra = {"exit_order_id": leg.follower_order_id} if leg.follower_order_id else {}
-    if leg.status in OrderMapping.IN_FLIGHT:
-        return {"status": "PENDING", "reason": f"Square-off of {leg.quantity} {leg.status.lower()}", **extra}
-    if leg.status in OrderMapping.PLACED:
-        return {"status": "SUCCESS", "reason": action.reason or "Exit order processed", **extra}
-    return {"status": "FAILED", "reason": f"Square-off failed: {leg.reason}", **extra}
+    return {leg.follower_id: leg for leg in legs}
 
 
 def event_actions(*, event: TradeEvent) -> QuerySet[OrderAction]:
@@ -231,19 +179,6 @@ def event_actions(*, event: TradeEvent) -> QuerySet[OrderAction]:
         .select_related("mapping", "mapping__follower")
         .order_by("mapping__follower__account_id")
     )
-
-
-# An ENTRY in one of these states is (or may become) a position at the broker.
-OPEN_TRADE_STATUSES = (
-    Status.PENDING,
-    Status.SUBMITTING,
-    Status.UNKNOWN,
-    Status.ACTIVE,
-    Status.PARTIAL,
-    Status.COMPLETED,
-)
-# An EXIT leg in one of these states did not square anything off: the trade is still open.
-EXIT_DID_NOT_CLOSE = (Status.FAILED, Status.REJECTED, Status.CANCELLED, Status.SKIPPED)
 
 
 def market_day_start() -> datetime:
@@ -258,11 +193,11 @@ def open_copied_trades(*, follower_pks: Iterable[int]) -> QuerySet[OrderMapping]
         master_order_id=OuterRef("master_order_id"),
         follower_id=OuterRef("follower_id"),
         leg=OrderMapping.Leg.EXIT,
-    ).exclude(status__in=EXIT_DID_NOT_CLOSE)
+    ).exclude(status__in=states.EXIT_DID_NOT_CLOSE)
     return OrderMapping.objects.filter(
         follower_id__in=list(follower_pks),
         leg=OrderMapping.Leg.ENTRY,
-        status__in=OPEN_TRADE_STATUSES,
+        status__in=states.MAY_HOLD_POSITION,
         created_at__gte=market_day_start(),
     ).exclude(Exists(closing_exit))
 
@@ -279,9 +214,16 @@ def open_copied_trade_counts(*, follower_pks: Iterable[int]) -> dict[int, int]:
 
 
 def open_mapping_followers() -> list[int]:
-    """Followers with orders we believe open (ACTIVE/PARTIAL): what the status sync reads."""
+    """Followers with orders we believe open (ACTIVE/PARTIAL) whose session is not known dead: what the
+    status sync reads (a dead session would only earn another refusal until it is renewed)."""
     return list(
-        OrderMapping.objects.filter(status__in=OrderMapping.OPEN_AT_BROKER)
+        OrderMapping.objects.filter(status__in=states.OPEN_AT_BROKER)
+        .exclude(
+            follower__credential__session_status__in=(
+                BrokerCredential.SessionStatus.EXPIRED,
+                BrokerCredential.SessionStatus.MISSING,
+            )
+        )
         .values_list("follower_id", flat=True)
         .distinct()
         .order_by("follower_id")
@@ -304,9 +246,7 @@ def mappings_wait(*, mapping_ids: list[int], timeout: float) -> bool:
     if not mapping_ids:
         return True
     return _poll(
-        lambda: (
-            not OrderMapping.objects.filter(pk__in=mapping_ids, status__in=OrderMapping.IN_FLIGHT).exists()
-        ),
+        lambda: not OrderMapping.objects.filter(pk__in=mapping_ids, status__in=states.IN_FLIGHT).exists(),
         timeout=timeout,
     )
 
@@ -320,7 +260,7 @@ def actions_wait(*, event: TradeEvent, timeout: float) -> bool:
         ).exists():
             return False
         return not OrderMapping.objects.filter(
-            trade_event=event, leg=OrderMapping.Leg.EXIT, status__in=OrderMapping.IN_FLIGHT
+            trade_event=event, leg=OrderMapping.Leg.EXIT, status__in=states.IN_FLIGHT
         ).exists()
 
     return _poll(done, timeout=timeout)

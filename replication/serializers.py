@@ -1,63 +1,326 @@
-"""Request and response shapes of the replication API (the seed's JSON keys), for parsing and the schema.
+"""Request parsing and response shapes of the replication API (the seed's JSON keys and messages).
 
-The trade object is validated by `services.fanout.trade_input_parse` (the seed's messages, naming the
-field); these serializers document it and render rows.
+Inputs are bounded to what the columns and the market allow (quantities 1..10,000,000, prices below 10^8
+with at most 2 decimals, ids of 1..64 printable characters, 1..500 unique follower ids), so a request that
+passes here can be written and read back. Outputs build the seed's result rows from mappings and actions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from replication.models import OrderMapping, TradeEvent
+from accounts.models import Account
+from broker.types import Exchange, OrderType, ProductType, Side
+from copytrade.core.exceptions import SEED_MESSAGE
+from copytrade.core.fields import (
+    IDENTIFIER_PATTERN,
+    CaseInsensitiveChoiceField,
+    IdentifierField,
+    PriceField,
+    QuantityField,
+)
+from replication import states
+from replication.models import OrderAction, OrderMapping, TradeEvent
+from replication.services.modify import Modification
+
+TRADE_ID_MAX = 64
+MAX_SELECTED_FOLLOWERS = 500
+EVENT_TYPES = tuple(TradeEvent.EventType.values)
+ORDER_TYPE_ALIASES = {"SL-M": "SLM", "SL-L": "SL"}
 
 
-class TradeInput(serializers.Serializer):
-    id = serializers.CharField(max_length=100)
-    symbol = serializers.CharField(max_length=80)
-    side = serializers.ChoiceField(choices=["BUY", "SELL"])
-    quantity = serializers.IntegerField(min_value=1)
-    price = serializers.DecimalField(max_digits=14, decimal_places=4, required=False)
-    trigger_price = serializers.DecimalField(max_digits=14, decimal_places=4, required=False)
-    exchange = serializers.CharField(required=False, default="NSE")
-    product_type = serializers.ChoiceField(choices=["MIS", "CNC", "NRML"], required=False, default="MIS")
-    order_type = serializers.ChoiceField(
-        choices=["MARKET", "LIMIT", "SL", "SLM"], required=False, default="MARKET"
+def values(enum: Any) -> list[str]:
+    return [member.value for member in enum]
+
+
+def trade_id_field(**kwargs: Any) -> IdentifierField:
+    return IdentifierField(max_length=TRADE_ID_MAX, **kwargs)
+
+
+def follower_id_field(**kwargs: Any) -> IdentifierField:
+    return IdentifierField(max_length=Account._meta.get_field("account_id").max_length, **kwargs)
+
+
+def _seed_error(message: str) -> serializers.ValidationError:
+    """A validation error whose message is the seed's, shown as is (not prefixed with the field name)."""
+    return serializers.ValidationError(message, code=SEED_MESSAGE)
+
+
+# ------------------------------------------------------------------------------------------- inputs
+class TradeInputSerializer(serializers.Serializer):
+    """The seed's `trade` object."""
+
+    REQUIRED = ("id", "symbol", "side", "quantity")
+
+    id = trade_id_field()
+    symbol = IdentifierField(max_length=80)
+    side = CaseInsensitiveChoiceField(choices=values(Side))
+    quantity = QuantityField()
+    price = PriceField()
+    trigger_price = PriceField()
+    exchange = CaseInsensitiveChoiceField(choices=values(Exchange), required=False, default="NSE")
+    product_type = CaseInsensitiveChoiceField(choices=values(ProductType), required=False, default="MIS")
+    order_type = CaseInsensitiveChoiceField(
+        choices=values(OrderType), aliases=ORDER_TYPE_ALIASES, required=False, default="MARKET"
     )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict) or not data:
+            raise _seed_error("Trade data is required")
+        missing = [name for name in self.REQUIRED if data.get(name) in (None, "")]
+        if missing:
+            raise _seed_error(f"Missing required trade fields: {', '.join(missing)}")
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs["symbol"] = attrs["symbol"].upper()
+        order_type = attrs["order_type"]
+        if order_type in ("LIMIT", "SL") and attrs.get("price") is None:
+            raise serializers.ValidationError({"price": f"required for {order_type} orders"})
+        if order_type in ("SL", "SLM") and attrs.get("trigger_price") is None:
+            raise serializers.ValidationError({"trigger_price": f"required for {order_type} orders"})
+        return attrs
+
+
+def _trade_field() -> TradeInputSerializer:
+    return TradeInputSerializer(error_messages={"required": "Trade data is required"})
 
 
 class ReplicateInput(serializers.Serializer):
-    trade = TradeInput()
-    eventType = serializers.CharField(required=False, default="PLACE")
+    trade = _trade_field()
+    eventType = CaseInsensitiveChoiceField(choices=EVENT_TYPES, required=False, default="PLACE")
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1, "maxLength": 120, "pattern": IDENTIFIER_PATTERN},
+        "minItems": 1,
+        "maxItems": MAX_SELECTED_FOLLOWERS,
+        "uniqueItems": True,
+    }
+)
+class FollowerIdsField(serializers.ListField):
+    """1..500 unique follower ids (the seed's "At least one follower must be selected" when none)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("child", follower_id_field())
+        kwargs.setdefault("max_length", MAX_SELECTED_FOLLOWERS)
+        kwargs.setdefault(
+            "error_messages",
+            {
+                "required": "At least one follower must be selected",
+                "null": "At least one follower must be selected",
+            },
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        if isinstance(data, list) and not data:
+            raise _seed_error("At least one follower must be selected")
+        if not isinstance(data, list):
+            raise serializers.ValidationError("Must be a list of follower ids.")
+        ids = super().to_internal_value(data)
+        if len(set(ids)) != len(ids):
+            raise serializers.ValidationError("Follower ids must be unique.")
+        return ids
 
 
 class CopySelectedInput(serializers.Serializer):
-    trade = TradeInput()
-    follower_ids = serializers.ListField(child=serializers.CharField(max_length=120), min_length=1)
+    trade = _trade_field()
+    follower_ids = FollowerIdsField()
 
 
 class MasterOrderInput(serializers.Serializer):
-    masterOrderId = serializers.CharField(max_length=100)
+    masterOrderId = trade_id_field(error_messages={"required": "masterOrderId is required"})
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict) or data.get("masterOrderId") in (None, ""):
+            raise serializers.ValidationError(
+                {"masterOrderId": _seed_error("masterOrderId is required").detail}
+            )
+        return super().to_internal_value(data)
 
 
 class ModificationInput(serializers.Serializer):
-    price = serializers.DecimalField(max_digits=14, decimal_places=4, required=False)
-    trigger_price = serializers.DecimalField(max_digits=14, decimal_places=4, required=False)
-    quantity = serializers.IntegerField(min_value=1, required=False)
-    order_type = serializers.ChoiceField(choices=["MARKET", "LIMIT", "SL", "SLM"], required=False)
+    price = PriceField()
+    trigger_price = PriceField()
+    quantity = QuantityField(required=False)
+    order_type = CaseInsensitiveChoiceField(
+        choices=values(OrderType), aliases=ORDER_TYPE_ALIASES, required=False
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not any(
+            attrs.get(name) is not None for name in ("price", "trigger_price", "quantity", "order_type")
+        ):
+            raise serializers.ValidationError(
+                "needs at least one of price, trigger_price, quantity, order_type (prices above 0)"
+            )
+        return attrs
 
 
 class ModifyInput(MasterOrderInput):
     modification = ModificationInput()
 
+    @staticmethod
+    def modification_of(validated: dict[str, Any]) -> Modification:
+        return Modification(**{k: v for k, v in validated["modification"].items() if v is not None})
 
-class ResultOutput(serializers.Serializer):
+
+class WaitQuery(serializers.Serializer):
+    wait = serializers.FloatField(
+        required=False,
+        min_value=0,
+        max_value=60,
+        help_text="Seconds to wait for results (<= the sync timeout)",
+    )
+
+    def seconds(self) -> float:
+        limit = float(settings.REPLICATION_SYNC_TIMEOUT)
+        wait = self.validated_data.get("wait")
+        return limit if wait is None else min(float(wait), limit)
+
+
+class MasterOrderQuery(serializers.Serializer):
+    masterOrderId = trade_id_field(error_messages={"required": "masterOrderId is required"})
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not data.get("masterOrderId"):
+            raise serializers.ValidationError(
+                {"masterOrderId": _seed_error("masterOrderId is required").detail}
+            )
+        return super().to_internal_value(data)
+
+
+class PageQuery(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
+    offset = serializers.IntegerField(min_value=0, max_value=1_000_000_000, default=0)
+    masterOrderId = trade_id_field(required=False)
+
+
+class EventsQuery(PageQuery):
+    eventType = CaseInsensitiveChoiceField(choices=EVENT_TYPES, required=False)
+
+
+class MappingsQuery(PageQuery):
+    followerId = follower_id_field(required=False)
+    status = CaseInsensitiveChoiceField(choices=states.MappingStatus.values, required=False)
+    leg = CaseInsensitiveChoiceField(choices=OrderMapping.Leg.values, required=False)
+
+
+# ------------------------------------------------------------------------------------------ outputs
+@dataclass(frozen=True)
+class Counts:
+    successful: int = 0
+    failed: int = 0
+    skipped: int = 0
+    pending: int = 0
+
+    @classmethod
+    def of(cls, rows: Iterable[dict[str, Any]]) -> Counts:
+        tally = {"SUCCESS": 0, "FAILED": 0, "SKIPPED": 0, "PENDING": 0}
+        for row in rows:
+            tally[row["status"]] += 1
+        return cls(tally["SUCCESS"], tally["FAILED"], tally["SKIPPED"], tally["PENDING"])
+
+
+RESULT_STATUSES = ["SUCCESS", "SKIPPED", "FAILED", "PENDING"]
+
+
+class _OmitEmpty(serializers.Serializer):
+    """The seed omitted keys that had no value; so do we."""
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {key: value for key, value in self.row(instance).items() if value not in (None, "")}
+
+    def row(self, instance: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class MappingResultOutput(_OmitEmpty):
+    """One follower's result in the replicate / copy-selected answer."""
+
     follower_id = serializers.CharField()
-    status = serializers.ChoiceField(choices=["SUCCESS", "SKIPPED", "FAILED", "PENDING"])
+    status = serializers.ChoiceField(choices=RESULT_STATUSES)
     reason = serializers.CharField(required=False)
     follower_order_id = serializers.CharField(required=False)
     executed_quantity = serializers.IntegerField(required=False)
+    quantity = serializers.IntegerField(required=False)
+    note = serializers.CharField(required=False)
+    order_mapping_id = serializers.IntegerField()
+
+    def row(self, mapping: OrderMapping) -> dict[str, Any]:
+        status = states.result_status(mapping.status, has_order_id=bool(mapping.follower_order_id))
+        reason = f"Order {mapping.status.lower()}: still in flight" if status == "PENDING" else mapping.reason
+        return {
+            "follower_id": mapping.follower.account_id,
+            "status": status,
+            "reason": reason,
+            "follower_order_id": mapping.follower_order_id,
+            # The seed reported the quantity it placed; real fills replace it once the order book says so.
+            "executed_quantity": (mapping.executed_quantity or mapping.quantity)
+            if status == "SUCCESS"
+            else None,
+            "quantity": mapping.quantity if status != "SKIPPED" and mapping.quantity else None,
+            "note": mapping.note,
+            "order_mapping_id": mapping.pk,
+        }
+
+
+class ActionResultOutput(_OmitEmpty):
+    """One follower's result of an exit / modify / cancel (the seed's {follower_id, status, reason}).
+
+    Exit results read the follower's EXIT leg from `context["exit_legs"]` ({follower pk: mapping}), fetched
+    once for all followers by the view.
+    """
+
+    follower_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=RESULT_STATUSES)
+    reason = serializers.CharField(required=False)
+    message = serializers.CharField(required=False)
+    follower_order_id = serializers.CharField(required=False)
+    exit_order_id = serializers.CharField(required=False)
+
+    def row(self, action: OrderAction) -> dict[str, Any]:
+        mapping = action.mapping
+        row: dict[str, Any] = {"follower_id": mapping.follower.account_id}
+        if action.status in (states.ActionStatus.PENDING, states.ActionStatus.RUNNING):
+            row.update(status="PENDING", reason="Still in progress")
+        elif action.status == states.ActionStatus.SKIPPED:
+            row.update(status="SKIPPED", reason=action.reason)
+        elif action.status == states.ActionStatus.FAILED:
+            row.update(status="FAILED", reason=action.reason)
+        elif action.kind == OrderAction.Kind.EXIT:
+            leg = self.context.get("exit_legs", {}).get(mapping.follower_id)
+            row.update(self._exit_leg(action, leg))
+        else:
+            row.update(status="SUCCESS", reason=action.reason)
+        row["follower_order_id"] = mapping.follower_order_id
+        if action.kind == OrderAction.Kind.MODIFY:
+            row["message"] = row["reason"]
+        return row
+
+    @staticmethod
+    def _exit_leg(action: OrderAction, leg: OrderMapping | None) -> dict[str, Any]:
+        if leg is None:
+            return {"status": "SUCCESS", "reason": action.reason or "Exit order processed"}
+        extra = {"exit_order_id": leg.follower_order_id}
+        if leg.status in states.IN_FLIGHT:
+            return {
+                "status": "PENDING",
+                "reason": f"Square-off of {leg.quantity} {leg.status.lower()}",
+                **extra,
+            }
+        if leg.status in states.PLACED:
+            return {"status": "SUCCESS", "reason": action.reason or "Exit order processed", **extra}
+        return {"status": "FAILED", "reason": f"Square-off failed: {leg.reason}", **extra}
 
 
 class SummaryOutput(serializers.Serializer):
@@ -74,7 +337,16 @@ class ReplicateOutput(serializers.Serializer):
     eventId = serializers.CharField()
     master_order_id = serializers.CharField()
     summary = SummaryOutput()
-    results = ResultOutput(many=True)
+    results = MappingResultOutput(many=True)
+
+
+class ActionSummaryOutput(serializers.Serializer):
+    total_followers = serializers.IntegerField(required=False, help_text="exit and cancel")
+    total_orders = serializers.IntegerField(required=False, help_text="modify")
+    successful = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    pending = serializers.IntegerField()
 
 
 class ActionOutput(serializers.Serializer):
@@ -82,8 +354,8 @@ class ActionOutput(serializers.Serializer):
     message = serializers.CharField()
     masterOrderId = serializers.CharField()
     eventId = serializers.CharField()
-    summary = serializers.DictField(child=serializers.IntegerField())
-    results = ResultOutput(many=True)
+    summary = ActionSummaryOutput()
+    results = ActionResultOutput(many=True)
 
 
 class PaginationOutput(serializers.Serializer):
@@ -117,11 +389,18 @@ class MappingOutput(serializers.ModelSerializer):
             "price",
             "status",
             "error_message",
+            "reason_code",
             "note",
             "attempts",
             "created_at",
             "updated_at",
         ]
+
+
+class MappingsReadOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    masterOrderId = serializers.CharField()
+    mappings = MappingOutput(many=True)
 
 
 class EventOutput(serializers.ModelSerializer):
@@ -167,31 +446,28 @@ class EventsPageOutput(serializers.Serializer):
 LEVELS = {TradeEvent.Status.ERROR: "Error", TradeEvent.Status.WARNING: "Warning"}
 
 
-def event_log_line(event: TradeEvent) -> dict[str, Any]:
-    """A trade event as the seed's Logs page line."""
-    return {
-        "id": event.event_id,
-        "timestamp": event.processed_at.isoformat(),
-        "level": LEVELS.get(event.status, "Info"),
-        "message": event.message or f"{event.event_type}: {event.master_order_id}",
-        "eventType": event.event_type,
-        "masterOrderId": event.master_order_id,
-        "followerId": None,
-        "quantity": event.quantity,
-        "riskValidated": event.risk_validated,
-    }
-
-
 class LogLineOutput(serializers.Serializer):
-    id = serializers.CharField()
-    timestamp = serializers.CharField()
-    level = serializers.CharField()
-    message = serializers.CharField()
-    eventType = serializers.CharField()
-    masterOrderId = serializers.CharField()
-    followerId = serializers.CharField(allow_null=True)
+    """A trade event as the seed's Logs page line."""
+
+    id = serializers.CharField(source="event_id")
+    timestamp = serializers.DateTimeField(source="processed_at")
+    level = serializers.SerializerMethodField()
+    message = serializers.SerializerMethodField()
+    eventType = serializers.CharField(source="event_type")
+    masterOrderId = serializers.CharField(source="master_order_id")
+    followerId = serializers.SerializerMethodField()
     quantity = serializers.IntegerField()
-    riskValidated = serializers.BooleanField()
+    riskValidated = serializers.BooleanField(source="risk_validated")
+
+    def get_level(self, event: TradeEvent) -> str:
+        return LEVELS.get(event.status, "Info")
+
+    def get_message(self, event: TradeEvent) -> str:
+        return event.message or f"{event.event_type}: {event.master_order_id}"
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_followerId(self, event: TradeEvent) -> None:
+        return None
 
 
 class LogsOutput(serializers.Serializer):

@@ -1,14 +1,28 @@
 """Celery tasks of the replication engine: ids in, load, one service, decide retry.
 
 Every task is idempotent (the services act only on rows in the expected state), so `acks_late` with
-`reject_on_worker_lost` is safe; the attempt cap is the `attempts` column, not Celery's retry count.
+`reject_on_worker_lost` is safe; the attempt cap is the `attempts` column, not Celery's retry count. Task
+names come from `replication.dispatch`, the only way the services enqueue work.
+
+An unexpected error (a bug, bad data, the database away) is retried a few times with a backoff; if it
+persists, the task settles its rows with the reason (`*_settle_unexpected`) instead of failing the same way
+forever.
 """
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+from collections.abc import Callable
+from typing import Any
 
-from replication.services import actions, placement, sweeper
+from celery import shared_task
+from celery.exceptions import Retry
+
+from replication import dispatch
+from replication.services import placement, placement_batch, reconcile, risk_snapshot, sweeper
+from replication.services.action_run import order_action_run, order_action_settle_unexpected
+
+logger = logging.getLogger(__name__)
 
 TASK_OPTIONS = {
     "bind": True,
@@ -17,71 +31,112 @@ TASK_OPTIONS = {
     "ignore_result": True,
     "max_retries": None,
 }
+UNEXPECTED_ERROR_RETRIES = 3
 
 
-@shared_task(name="replication.order_mapping_place", **TASK_OPTIONS)
-def order_mapping_place_task(self, mapping_id: int) -> None:
+def _guarded(
+    task: Any, run: Callable[[], Any], *, errors: int, settle: Callable[[BaseException], Any]
+) -> Any:
+    """Run `run`; retry an unexpected exception UNEXPECTED_ERROR_RETRIES times (1, 2, 4 s), then `settle`.
+
+    `errors` counts the unexpected errors of this task's earlier runs (carried in its kwargs, apart from the
+    ordinary retries a service asks for).
+    """
+    try:
+        return run()
+    except Retry:
+        raise
+    except Exception as exc:
+        if errors < UNEXPECTED_ERROR_RETRIES:
+            logger.exception("%s%s: unexpected error, retry %d", task.name, task.request.args, errors + 1)
+            kwargs = {**(task.request.kwargs or {}), "unexpected_errors": errors + 1}
+            raise task.retry(countdown=2**errors, kwargs=kwargs, exc=exc) from exc
+        logger.exception("%s%s: unexpected error again; settling its rows", task.name, task.request.args)
+        settle(exc)
+        return None
+
+
+@shared_task(name=dispatch.PLACE, **TASK_OPTIONS)
+def order_mapping_place_task(self, mapping_id: int, unexpected_errors: int = 0) -> None:
     """Place one follower order (PENDING mapping); retried with backoff while the broker is unavailable."""
-    outcome = placement.order_mapping_place(mapping_id=mapping_id)
-    if outcome.retry_in is not None:
+    outcome = _guarded(
+        self,
+        lambda: placement.order_mapping_place(mapping_id=mapping_id),
+        errors=unexpected_errors,
+        settle=lambda exc: placement.order_mappings_settle_unexpected(mapping_ids=[mapping_id], error=exc),
+    )
+    if outcome is not None and outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)
 
 
-@shared_task(name="replication.order_mappings_place_batch", **TASK_OPTIONS)
-def order_mappings_place_batch_task(self, mapping_ids: list[int]) -> None:
+@shared_task(name=dispatch.PLACE_BATCH, **TASK_OPTIONS)
+def order_mappings_place_batch_task(self, mapping_ids: list[int], unexpected_errors: int = 0) -> None:
     """Place the first attempts of a fan-out's PENDING mappings concurrently; retries go row by row."""
-    outcome = placement.order_mappings_place_batch(mapping_ids=mapping_ids)
-    for mapping_id, delay in outcome.retry:
-        order_mapping_place_task.apply_async((mapping_id,), countdown=delay)
+    outcome = _guarded(
+        self,
+        lambda: placement_batch.order_mappings_place_batch(mapping_ids=mapping_ids),
+        errors=unexpected_errors,
+        settle=lambda exc: placement.order_mappings_settle_unexpected(mapping_ids=mapping_ids, error=exc),
+    )
+    for mapping_id, delay in outcome.retry if outcome is not None else []:
+        dispatch.placement_enqueue(mapping_id, countdown=delay)
 
 
-@shared_task(name="replication.order_mapping_reconcile", **TASK_OPTIONS)
-def order_mapping_reconcile_task(self, mapping_id: int) -> None:
-    """Resolve an UNKNOWN mapping by its orderTag; never places."""
-    outcome = placement.order_mapping_reconcile(mapping_id=mapping_id)
-    if outcome.retry_in is not None:
+@shared_task(name=dispatch.RECONCILE, **TASK_OPTIONS)
+def order_mapping_reconcile_task(self, mapping_id: int, unexpected_errors: int = 0) -> None:
+    """Resolve an UNKNOWN mapping by its orderTag (and send it again once confirmed absent, when allowed)."""
+    outcome = _guarded(
+        self,
+        lambda: reconcile.order_mapping_reconcile(mapping_id=mapping_id),
+        errors=unexpected_errors,
+        settle=lambda exc: reconcile.order_mapping_reconcile_settle_unexpected(
+            mapping_id=mapping_id, error=exc
+        ),
+    )
+    if outcome is not None and outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)
 
 
-@shared_task(name="replication.order_action_run", **TASK_OPTIONS)
-def order_action_run_task(self, action_id: int) -> None:
+@shared_task(name=dispatch.ACTION_RUN, **TASK_OPTIONS)
+def order_action_run_task(self, action_id: int, unexpected_errors: int = 0) -> None:
     """Run one exit / modify / cancel of a follower order."""
-    outcome = actions.order_action_run(action_id=action_id)
-    if outcome.retry_in is not None:
+    outcome = _guarded(
+        self,
+        lambda: order_action_run(action_id=action_id),
+        errors=unexpected_errors,
+        settle=lambda exc: order_action_settle_unexpected(action_id=action_id, error=exc),
+    )
+    if outcome is not None and outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)
 
 
-@shared_task(name="replication.follower_orders_sync", **TASK_OPTIONS)
+@shared_task(name=dispatch.FOLLOWER_ORDERS_SYNC, **TASK_OPTIONS)
 def follower_orders_sync_task(self, follower_pk: int) -> None:
-    """Read one follower's order book and update its open mappings."""
+    """Read one follower's order book and update its open mappings (the next beat tick tries again)."""
     sweeper.follower_orders_sync(follower_pk=follower_pk)
 
 
-@shared_task(name="replication.order_status_sync", **TASK_OPTIONS)
+@shared_task(name=dispatch.ORDER_STATUS_SYNC, **TASK_OPTIONS)
 def order_status_sync_task(self) -> None:
-    """Beat: one order-book sync task per follower with open orders."""
+    """Beat: one order-book sync task per follower with open orders and a session worth calling with."""
     for follower_pk in sweeper.followers_to_sync():
-        follower_orders_sync_task.delay(follower_pk)
+        dispatch.follower_orders_sync_enqueue(follower_pk)
 
 
-@shared_task(name="replication.sweep", **TASK_OPTIONS)
+@shared_task(name=dispatch.SWEEP, **TASK_OPTIONS)
 def replication_sweep_task(self) -> None:
     """Beat: re-enqueue lost PENDING work, resolve stuck SUBMITTING rows, re-run stale UNKNOWN reconciles."""
     sweeper.replication_sweep()
 
 
-@shared_task(name="replication.follower_risk_snapshot_refresh", **TASK_OPTIONS)
+@shared_task(name=dispatch.FOLLOWER_RISK_SNAPSHOT, **TASK_OPTIONS)
 def follower_risk_snapshot_refresh_task(self, follower_pk: int) -> None:
     """Read one follower's positions and limits into its risk snapshot; auto-liquidate past a loss limit."""
-    from replication.services.risk_snapshot import follower_risk_snapshot_refresh
-
-    follower_risk_snapshot_refresh(follower_pk=follower_pk)
+    risk_snapshot.follower_risk_snapshot_refresh(follower_pk=follower_pk)
 
 
-@shared_task(name="replication.risk_snapshot_refresh", **TASK_OPTIONS)
+@shared_task(name=dispatch.RISK_SNAPSHOTS, **TASK_OPTIONS)
 def risk_snapshot_refresh_task(self) -> None:
-    """Beat: one risk-snapshot task per active, session-VALID follower."""
-    from replication.services.risk_snapshot import followers_for_risk_snapshot
-
-    for follower_pk in followers_for_risk_snapshot():
-        follower_risk_snapshot_refresh_task.delay(follower_pk)
+    """Beat: one risk-snapshot task per active follower whose session is worth calling with."""
+    for follower_pk in risk_snapshot.followers_for_risk_snapshot():
+        dispatch.follower_risk_snapshot_enqueue(follower_pk)

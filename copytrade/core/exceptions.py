@@ -14,6 +14,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
 
+# The code of a validation message that is shown as is, without the field's name in front (the seed's
+# messages, such as "Missing required trade fields: quantity", already say what is wrong).
+SEED_MESSAGE = "seed_message"
+
 
 class ApplicationError(Exception):
     """A failure the API reports to its caller; subclasses set the HTTP status and code."""
@@ -62,12 +66,14 @@ def _first_error_message(detail: Any, prefix: str = "") -> str:
     """Flatten DRF validation details into one message naming the field."""
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = key if key != "non_field_errors" else ""
+            name = str(key) if key != "non_field_errors" else ""
             return _first_error_message(value, f"{prefix}.{name}" if prefix and name else (name or prefix))
         return prefix or "Invalid request"
     if isinstance(detail, list) and detail:
         return _first_error_message(detail[0], prefix)
     text = str(detail)
+    if getattr(detail, "code", None) == SEED_MESSAGE:
+        return text
     return f"{prefix}: {text}" if prefix else text
 
 

@@ -31,7 +31,8 @@ def trade_event_refresh_totals(*, event: TradeEvent) -> TradeEvent:
     total = successful + failed + skipped + pending
     if failed and not successful:
         status = TradeEvent.Status.ERROR
-    elif failed or pending:
+    elif failed or pending or (total and not successful):
+        # Nothing copied (every follower skipped) is not a success, whatever the seed called it.
         status = TradeEvent.Status.WARNING
     else:
         status = TradeEvent.Status.SUCCESS

@@ -12,28 +12,20 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from accounts.models import Account
 from accounts.selectors import master_settings_get
 from broker.instrument_store import UnknownInstrumentError, instrument_resolve
 from broker.instruments import Instrument
-from copytrade.core.exceptions import Conflict, ValidationFailed
-from replication import risk, selectors
+from copytrade.core.exceptions import Conflict, NotFound
+from replication import dispatch, risk, selectors
 from replication.models import OrderMapping, TradeEvent, order_tag_for
 from replication.services.risk_snapshot import AccountState, follower_account_states
 
 logger = logging.getLogger(__name__)
-
-EXCHANGES = ("NSE", "BSE", "NFO", "BFO", "CDS", "BCD", "MCX")
-PRODUCT_TYPES = ("MIS", "CNC", "NRML")
-ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SLM")
-EVENT_TYPES = ("PLACE", "MODIFY", "CANCEL", "EXIT")
-NOT_FOUND_REASON = "Follower not found or not active"
 
 
 @dataclass(frozen=True)
@@ -51,81 +43,14 @@ class TradeInput:
     trigger_price: Decimal | None = None
 
 
-def _fail(field_name: str, message: str) -> ValidationFailed:
-    return ValidationFailed(message, code="invalid", extra={"field": field_name})
-
-
-def _decimal(value: Any, field_name: str) -> Decimal | None:
-    if value in (None, "", 0, "0"):
-        return None
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise _fail(field_name, f"{field_name} must be a number") from None
-    if not number.is_finite() or number < 0:
-        raise _fail(field_name, f"{field_name} must be a positive number")
-    return number or None
-
-
-def _choice(value: Any, default: str, allowed: Sequence[str], field_name: str) -> str:
-    text = str(value if value not in (None, "") else default).strip().upper().replace("-", "")
-    if text not in allowed:
-        raise _fail(field_name, f"{field_name} must be one of {', '.join(allowed)} (got {value!r})")
-    return text
-
-
-def trade_input_parse(payload: Any) -> TradeInput:
-    """Validate the seed's `trade` object; ValidationFailed (400) names the offending field."""
-    if not isinstance(payload, dict) or not payload:
-        raise _fail("trade", "Trade data is required")
-    missing = [name for name in ("id", "symbol", "side", "quantity") if payload.get(name) in (None, "")]
-    if missing:
-        raise ValidationFailed(
-            f"Missing required trade fields: {', '.join(missing)}", code="invalid", extra={"fields": missing}
-        )
-    trade_id = str(payload["id"]).strip()
-    symbol = str(payload["symbol"]).strip().upper()
-    if not trade_id or len(trade_id) > 100:
-        raise _fail("trade.id", "trade.id must be 1 to 100 characters")
-    if not symbol or len(symbol) > 80:
-        raise _fail("trade.symbol", "trade.symbol must be 1 to 80 characters")
-    side = str(payload["side"]).strip().upper()
-    if side not in ("BUY", "SELL"):
-        raise _fail("trade.side", f"trade.side must be BUY or SELL (got {payload['side']!r})")
-    raw_quantity = payload["quantity"]
-    try:
-        quantity = int(Decimal(str(raw_quantity)))
-        exact = Decimal(str(raw_quantity)) == quantity and not isinstance(raw_quantity, bool)
-    except (InvalidOperation, ValueError):
-        exact, quantity = False, 0
-    if not exact or quantity <= 0:
-        raise _fail(
-            "trade.quantity", f"trade.quantity must be a positive whole number (got {raw_quantity!r})"
-        )
-    trade = TradeInput(
-        id=trade_id,
-        symbol=symbol,
-        side=side,
-        quantity=quantity,
-        exchange=_choice(payload.get("exchange"), "NSE", EXCHANGES, "trade.exchange"),
-        product_type=_choice(payload.get("product_type"), "MIS", PRODUCT_TYPES, "trade.product_type"),
-        order_type=_choice(payload.get("order_type"), "MARKET", ORDER_TYPES, "trade.order_type"),
-        price=_decimal(payload.get("price"), "trade.price"),
-        trigger_price=_decimal(payload.get("trigger_price"), "trade.trigger_price"),
-    )
-    if trade.order_type in ("LIMIT", "SL") and trade.price is None:
-        raise _fail("trade.price", f"trade.price is required for {trade.order_type} orders")
-    if trade.order_type in ("SL", "SLM") and trade.trigger_price is None:
-        raise _fail("trade.trigger_price", f"trade.trigger_price is required for {trade.order_type} orders")
-    return trade
-
-
 def trade_instrument(trade: TradeInput) -> Instrument:
-    """The contract for the trade; 400 naming trade.symbol when the contract master does not know it."""
+    """The contract for the trade; 404 naming trade.symbol when the contract master does not know it."""
     try:
         return instrument_resolve(exchange=trade.exchange, symbol=trade.symbol)
     except UnknownInstrumentError as exc:
-        raise _fail("trade.symbol", f"trade.symbol: {exc}") from None
+        raise NotFound(
+            f"trade.symbol: {exc}", code="instrument_not_found", extra={"field": "trade.symbol"}
+        ) from None
 
 
 @dataclass
@@ -133,7 +58,6 @@ class FanOutResult:
     event: TradeEvent
     mappings: list[OrderMapping]
     created_ids: list[int] = field(default_factory=list)
-    not_found: list[str] = field(default_factory=list)
 
 
 def _decide(
@@ -213,13 +137,16 @@ def trade_fan_out(
 ) -> FanOutResult:
     """Write the event and every follower's ENTRY mapping in one transaction; enqueue placements on commit.
 
-    `follower_ids` None means every active follower. Followers already mapped for this master order keep
-    their mapping (idempotent replay); unknown or inactive requested ids are reported in `not_found`.
-    Concurrent calls for the same order race on the unique constraints; the loser retries and finds
-    the winner's rows.
+    `follower_ids` None means every active follower; given, every id must be a follower (FollowerNotFound,
+    404, naming the unknown ones, and nothing written), and inactive ones are SKIPPED. Followers already
+    mapped for this master order keep their mapping (idempotent replay). Everything is validated before the
+    transaction, so nothing is half-written. Concurrent calls for the same order race on the unique
+    constraints; the loser retries and finds the winner's rows.
     """
     instrument = trade_instrument(trade)
     _replay_allowed(trade)
+    if follower_ids is not None:
+        selectors.followers_known_or_404(follower_ids=follower_ids)
     for _attempt in range(3):
         try:
             return _fan_out_once(
@@ -279,7 +206,6 @@ def _fan_out_once(
     source: str,
 ) -> FanOutResult:
     followers = list(selectors.followers_for_fanout(follower_ids=follower_ids))
-    not_found = [] if follower_ids is None else sorted(set(follower_ids) - {f.account_id for f in followers})
     mapped = set(
         OrderMapping.objects.filter(master_order_id=trade.id, leg=OrderMapping.Leg.ENTRY).values_list(
             "follower_id", flat=True
@@ -298,7 +224,7 @@ def _fan_out_once(
         ]
         OrderMapping.objects.bulk_create(rows)
         pending = _pending_ids(rows)
-        _enqueue_placements(pending)
+        dispatch.placement_batches_enqueue(pending)
     # Read back for the answer after the commit has released the placements (off their critical path).
     scope = [f.pk for f in followers] if follower_ids is not None else None
     mappings = list(_scoped_mappings(trade.id, scope))
@@ -325,9 +251,7 @@ def _fan_out_once(
         len(pending),
         len(mappings) - len(created),
     )
-    return FanOutResult(
-        event=event, mappings=mappings, created_ids=[m.pk for m in created], not_found=not_found
-    )
+    return FanOutResult(event=event, mappings=mappings, created_ids=[m.pk for m in created])
 
 
 def _pending_ids(rows: list[OrderMapping]) -> list[int]:
@@ -378,14 +302,6 @@ def _mapping_row(
         order_type=trade.order_type,
         status=OrderMapping.Status.SKIPPED if decision.skipped else OrderMapping.Status.PENDING,
         reason=decision.reason,
+        reason_code=OrderMapping.ReasonCode.RULE if decision.skipped else OrderMapping.ReasonCode.NONE,
         note="; ".join(decision.notes)[:255],
     )
-
-
-def _enqueue_placements(mapping_ids: list[int]) -> None:
-    """One batch task per REPLICATION_PLACEMENT_BATCH_SIZE mappings, sent when the fan-out commits."""
-    from replication.tasks import order_mappings_place_batch_task
-
-    size = max(1, settings.REPLICATION_PLACEMENT_BATCH_SIZE)
-    for start in range(0, len(mapping_ids), size):
-        order_mappings_place_batch_task.delay_on_commit(mapping_ids[start : start + size])

@@ -19,7 +19,7 @@ from accounts.services.accounts import account_copy_trading_set
 from accounts.services.audit import audit_record
 from replication import selectors
 from replication.models import OrderAction, TradeEvent
-from replication.services.actions import trade_exit_follower
+from replication.services.exits import trade_exit_follower
 
 logger = logging.getLogger(__name__)
 

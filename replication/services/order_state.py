@@ -1,19 +1,54 @@
-"""Apply what a follower's order book says about an order to its mapping (status, fills, average price)."""
+"""Moving a mapping between statuses (checked against `replication.states`), and applying what a follower's
+order book says about an order to its mapping (status, fills, average price)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 
 from broker.types import Order, OrderStatus
+from replication import states
 from replication.models import OrderMapping
 
 logger = logging.getLogger(__name__)
 
-Status = OrderMapping.Status
+Status = states.MappingStatus
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a task run did; `retry_in` (seconds) asks the task to run again later."""
+
+    status: str
+    retry_in: float | None = None
+
+
+def mapping_transition(
+    mapping: OrderMapping,
+    *,
+    from_statuses: tuple[str, ...],
+    where: dict[str, Any] | None = None,
+    **fields: Any,
+) -> bool:
+    """Conditional UPDATE of the mapping while it is in one of `from_statuses` (and matches `where`); whoever
+    moved it first wins.
+
+    No lock is held across broker calls: the status condition makes each move atomic. A new `status` must be
+    a legal transition from every status in `from_statuses` (IllegalTransition otherwise: a bug). Returns
+    whether the row was updated (and updates the instance when it was).
+    """
+    if "status" in fields:
+        states.check_transition(from_statuses, fields["status"])
+    fields["updated_at"] = timezone.now()
+    rows = OrderMapping.objects.filter(pk=mapping.pk, status__in=from_statuses, **(where or {}))
+    updated = rows.update(**fields)
+    if updated:
+        for name, value in fields.items():
+            setattr(mapping, name, value)
+    return bool(updated)
 
 
 def mapping_status_for(order: Order) -> str:
@@ -40,33 +75,32 @@ def order_fields(order: Order) -> dict[str, Any]:
         fields["average_price"] = order.average_price
     if order.status is OrderStatus.REJECTED:
         fields["reason"] = f"Alice Blue API error: {order.rejection_reason or 'rejected'}"
+        fields["reason_code"] = states.ReasonCode.BROKER_REJECTED
     return fields
 
 
 def order_mapping_apply_order(*, mapping: OrderMapping, order: Order, from_statuses: tuple[str, ...]) -> bool:
     """Write the order-book state onto the mapping if it is still in one of `from_statuses`.
 
-    A conditional UPDATE (no lock): whoever moved the row elsewhere first wins. Returns whether it applied.
+    Returns whether it applied (see `mapping_transition`).
     """
+    before = (mapping.status, mapping.executed_quantity)
     fields = order_fields(order)
-    fields["updated_at"] = timezone.now()
     if mapping.placed_at is None:
-        fields["placed_at"] = fields["updated_at"]
-    updated = OrderMapping.objects.filter(Q(pk=mapping.pk) & Q(status__in=from_statuses)).update(**fields)
-    if updated and (
-        fields["status"] != mapping.status or fields["executed_quantity"] != mapping.executed_quantity
-    ):
+        fields["placed_at"] = fields["synced_at"]
+    if fields["status"] != Status.REJECTED and (mapping.reason or mapping.reason_code):
+        # The order is at the broker: whatever kept it in flight (retrying, confirming by tag) is over.
+        fields.update(reason="", reason_code=states.ReasonCode.NONE)
+    applied = mapping_transition(mapping, from_statuses=from_statuses, **fields)
+    if applied and before != (mapping.status, mapping.executed_quantity):
         logger.info(
             "[ORDER-SYNC] mapping %s follower %s order %s: %s -> %s (filled %s/%s)",
             mapping.pk,
             mapping.follower_id,
             order.order_id,
+            before[0],
             mapping.status,
-            fields["status"],
-            fields["executed_quantity"],
+            mapping.executed_quantity,
             mapping.quantity,
         )
-    if updated:
-        for name, value in fields.items():
-            setattr(mapping, name, value)
-    return bool(updated)
+    return applied

@@ -29,6 +29,7 @@ from broker.exceptions import BrokerAuthError, BrokerError
 from broker.types import Funds
 from replication import risk, selectors
 from replication.models import FollowerRiskSnapshot
+from replication.services.liquidation import follower_liquidate
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +196,4 @@ def _liquidate_if_breached(*, follower: Account, snapshot: FollowerRiskSnapshot)
     if not master_settings.auto_liquidate_on_loss:
         logger.info("[RISK] follower %s: %s (auto-liquidate is off)", follower.account_id, breach)
         return
-    from replication.services.liquidation import follower_liquidate
-
     follower_liquidate(follower_pk=follower.pk, reason=breach)

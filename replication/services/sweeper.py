@@ -6,7 +6,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -14,14 +13,14 @@ from accounts.exceptions import SessionMissing
 from accounts.selectors import account_broker_client
 from accounts.services.sessions import account_session_mark_expired
 from broker.exceptions import BrokerAuthError, BrokerError
-from replication import selectors
+from replication import dispatch, selectors, states
 from replication.models import OrderAction, OrderMapping, TradeEvent
 from replication.services.events import trade_event_refresh_totals
 from replication.services.order_state import order_mapping_apply_order
 
 logger = logging.getLogger(__name__)
 
-Status = OrderMapping.Status
+Status = states.MappingStatus
 
 
 def followers_to_sync() -> list[int]:
@@ -34,9 +33,9 @@ def follower_orders_sync(*, follower_pk: int) -> int:
     Returns how many mappings changed. Unreadable books are logged and left for the next tick.
     """
     mappings = list(
-        OrderMapping.objects.filter(
-            follower_id=follower_pk, status__in=OrderMapping.OPEN_AT_BROKER
-        ).select_related("follower")
+        OrderMapping.objects.filter(follower_id=follower_pk, status__in=states.OPEN_AT_BROKER).select_related(
+            "follower"
+        )
     )
     if not mappings:
         return 0
@@ -67,9 +66,9 @@ def follower_orders_sync(*, follower_pk: int) -> int:
         if order is None:
             continue
         before = (mapping.status, mapping.executed_quantity)
-        if order_mapping_apply_order(
-            mapping=mapping, order=order, from_statuses=OrderMapping.OPEN_AT_BROKER
-        ) and (before != (mapping.status, mapping.executed_quantity)):
+        if order_mapping_apply_order(mapping=mapping, order=order, from_statuses=states.OPEN_AT_BROKER) and (
+            before != (mapping.status, mapping.executed_quantity)
+        ):
             changed += 1
             events.add(mapping.trade_event_id)
     for event in TradeEvent.objects.filter(pk__in=events):
@@ -91,12 +90,6 @@ def replication_sweep() -> dict[str, int]:
     - UNKNOWN not touched for REPLICATION_SWEEP_AFTER: reconcile re-enqueued;
     - actions PENDING/RUNNING not touched for REPLICATION_SWEEP_AFTER: run again.
     """
-    from replication.tasks import (
-        order_action_run_task,
-        order_mapping_place_task,
-        order_mapping_reconcile_task,
-    )
-
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.REPLICATION_SWEEP_AFTER)
     stuck_cutoff = now - timedelta(seconds=settings.REPLICATION_SUBMITTING_STUCK_AFTER)
@@ -111,16 +104,21 @@ def replication_sweep() -> dict[str, int]:
         )[:1000]
     )
     moved = []
+    states.check_transition((Status.SUBMITTING,), Status.UNKNOWN)
     for pk in stuck:
         if OrderMapping.objects.filter(pk=pk, status=Status.SUBMITTING).update(
-            status=Status.UNKNOWN, reason="Sending was interrupted: reconciling by order tag", updated_at=now
+            status=Status.UNKNOWN,
+            reason="Sending was interrupted: reconciling by order tag",
+            reason_code=states.ReasonCode.SEND_INTERRUPTED,
+            updated_at=now,
         ):
             moved.append(pk)
             logger.warning("[SWEEP] mapping %s stuck in SUBMITTING: UNKNOWN, reconcile by tag", pk)
+    # An UNKNOWN row whose reconcile kept failing unexpectedly waits for an operator instead of looping.
     unknown = list(
-        OrderMapping.objects.filter(status=Status.UNKNOWN, updated_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )[:1000]
+        OrderMapping.objects.filter(status=Status.UNKNOWN, updated_at__lt=cutoff)
+        .exclude(reason_code=states.ReasonCode.INTERNAL_ERROR)
+        .values_list("pk", flat=True)[:1000]
     )
     stale_actions = list(
         OrderAction.objects.filter(
@@ -131,15 +129,12 @@ def replication_sweep() -> dict[str, int]:
         status=OrderAction.Status.PENDING, updated_at=now
     )
 
-    def enqueue() -> None:
-        for pk in pending:
-            order_mapping_place_task.delay(pk)
-        for pk in [*moved, *unknown]:
-            order_mapping_reconcile_task.delay(pk)
-        for pk in stale_actions:
-            order_action_run_task.delay(pk)
-
-    transaction.on_commit(enqueue)
+    for pk in pending:
+        dispatch.placement_enqueue(pk)
+    for pk in [*moved, *unknown]:
+        dispatch.reconcile_enqueue(pk)
+    for pk in stale_actions:
+        dispatch.action_enqueue(pk)
     counts = {
         "pending": len(pending),
         "stuck": len(moved),

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from broker.client import make_client
 from broker.exceptions import (
     BrokerAuthError,
     BrokerOutcomeUnknownError,
@@ -60,7 +59,7 @@ def client(sim, account) -> LegacyClient:
 def test_session_from_api_key(sim, account, assert_no_secret_logged):
     # given
     sim.login(account)
-    anonymous = make_client("legacy", base_url=sim.base_url, timeout=TIMEOUT)
+    anonymous = LegacyClient(base_url=sim.base_url, timeout=TIMEOUT)
 
     # when
     session = anonymous.session_from_api_key(user_id=account.lower(), api_key=API_KEY)

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from broker.client import make_client
 from broker.exceptions import (
     BrokerAuthError,
     BrokerOutcomeUnknownError,
@@ -62,7 +61,7 @@ def client(sim, account) -> OpenApiClient:
 def test_session_from_auth_code(sim, account, assert_no_secret_logged):
     # given
     auth_code = sim.login(account)
-    anonymous = make_client("openapi", base_url=sim.base_url, timeout=TIMEOUT)
+    anonymous = OpenApiClient(base_url=sim.base_url, timeout=TIMEOUT)
 
     # when
     session = anonymous.session_from_auth_code(user_id=account, auth_code=auth_code, api_secret=APP_SECRET)

@@ -18,6 +18,7 @@ from accounts.models import Account, BrokerCredential, Consent, RiskConfig
 from broker.instrument_store import instrument_cache_clear, instruments_sync
 from broker.transport import close_http_sessions
 from copytrade.celery import app
+from replication import states
 from replication.models import OrderMapping
 
 QA_SECRET = "test-qa-secret-0123456789abcdef"
@@ -146,7 +147,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 def settled(master_order_id: str) -> bool:
     return not OrderMapping.objects.filter(
-        master_order_id=master_order_id, status__in=OrderMapping.IN_FLIGHT
+        master_order_id=master_order_id, status__in=states.IN_FLIGHT
     ).exists()
 
 

@@ -135,7 +135,7 @@ def test_admin_is_read_only(staff_client, rows, model):
 
 def test_reconcile_now_resolves_unknown_mappings_against_the_simulator(staff_client, rows, sim, engine):
     # given an UNKNOWN mapping whose order reached the broker, one that never did (past the grace
-    # window), and an ACTIVE one also selected
+    # window, and too old to be sent again), and an ACTIVE one also selected
     first, second = rows["followers"]
     found = rows["unknown"]
     placed = sim.place_as_user(
@@ -151,6 +151,7 @@ def test_reconcile_now_resolves_unknown_mappings_against_the_simulator(staff_cli
     lost = _mapping(
         rows["events"][1], second, Status.UNKNOWN, submitted_at=timezone.now() - timedelta(seconds=60)
     )
+    OrderMapping.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(minutes=10))
     selected = [found.pk, lost.pk, rows["active"].pk]
     # when
     response = staff_client.post(

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from replication.models import OrderMapping, TradeEvent
-from replication.services.placement import order_mappings_place_batch
+from replication.services.placement_batch import order_mappings_place_batch
 from tests.factories.replication import OrderMappingFactory, TradeEventFactory
 from tests.integration.replication.conftest import requires_mysql, settled, trade, wait_for
 

@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from accounts.models import Account, AuditEvent
 from broker import parsing
+from replication import states
 from replication.models import OrderAction, OrderMapping, TradeEvent, order_tag_for
-from replication.services import actions, placement
+from replication.services import action_events, placement
 from replication.services.sweeper import replication_sweep
 from replication.tasks import order_mapping_place_task
 from tests.integration.replication.conftest import trade, wait_for
@@ -84,7 +85,7 @@ def _exit_settled(master_order_id: str) -> bool:
             status__in=[ActionStatus.PENDING, ActionStatus.RUNNING],
         ).exists()
         and not OrderMapping.objects.filter(
-            master_order_id=master_order_id, leg=OrderMapping.Leg.EXIT, status__in=OrderMapping.IN_FLIGHT
+            master_order_id=master_order_id, leg=OrderMapping.Leg.EXIT, status__in=states.IN_FLIGHT
         ).exists()
     )
 
@@ -97,7 +98,7 @@ def short_budget(settings):
     settings.REPLICATION_RECONCILE_GRACE = 0.3
     settings.REPLICATION_RECONCILE_DELAY = 0.1
     settings.REPLICATION_SWEEP_AFTER = 0.7
-    assert actions.entry_wait_budget() == pytest.approx(1.8)
+    assert action_events.entry_wait_budget() == pytest.approx(1.8)
     return settings
 
 
@@ -126,7 +127,7 @@ def test_exit_waits_for_a_stuck_entry_until_the_sweeper_resolves_it_then_squares
     settings.REPLICATION_ACTION_MAX_ATTEMPTS = 3
     settings.REPLICATION_SUBMITTING_STUCK_AFTER = 1.0
     settings.REPLICATION_SWEEP_INTERVAL = 0.5
-    assert actions.entry_wait_budget() == pytest.approx(4.7)
+    assert action_events.entry_wait_budget() == pytest.approx(4.7)
     # and an entry left SUBMITTING whose order did reach the broker (filled)
     follower = make_follower()
     entry = _entry(follower, "M-STUCK-1", status=Status.SUBMITTING, attempts=1, submitted_at=timezone.now())
@@ -212,7 +213,7 @@ def test_exit_that_gave_up_is_run_again_by_the_admin_action(
     assert _ledger(sim, follower) == [("BUY", 10, "COMPLETE"), ("SELL", 10, "COMPLETE")]
     assert AuditEvent.objects.filter(action="actions.retried", actor="admin:ops").count() == 1
     # and the service run again finds nothing failed: nothing is sent
-    assert actions.trade_events_retry_failed_actions(event_ids=[event.pk]) == []
+    assert action_events.trade_events_retry_failed_actions(event_ids=[event.pk]) == []
     assert len(sim.orders(follower.client_id)) == 2
 
 

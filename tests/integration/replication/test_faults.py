@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import BrokerCredential
+from replication import states
 from replication.models import OrderMapping
 from tests.integration.replication.conftest import settled, trade, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-TERMINAL = {s for s in OrderMapping.Status} - set(OrderMapping.IN_FLIGHT)
+TERMINAL = {s for s in OrderMapping.Status} - set(states.IN_FLIGHT)
 
 
 def _assert_no_duplicates(sim, *accounts):
@@ -66,20 +67,24 @@ def test_sent_without_answer_is_reconciled_by_tag_never_resent(api, sim, worker,
     assert body["results"][0]["status"] in ("SUCCESS", "PENDING")
 
 
-def test_timeout_before_acceptance_is_reconciled_to_failed_not_placed(api, sim, worker, make_follower):
-    # given the request times out and the broker never placed it
+def test_timeout_before_acceptance_is_sent_again_with_the_same_tag_once_confirmed_absent(
+    api, sim, worker, make_follower
+):
+    # given the first request times out and the broker never placed it
     follower = make_follower()
     sim.add_fault(
         user_id=follower.client_id, endpoint="placeorder", mode="timeout_before", count=1, hold_seconds=3
     )
     # when
     api.post("/api/trades/replicate", {"trade": trade()}, format="json")
-    # then after the grace window the mapping is FAILED "not placed" and nothing was sent again
-    assert wait_for(lambda: settled("M-TEST-001"), timeout=15)
+    # then after the grace window the tag lookup confirms it absent and it is sent again, once, same tag
+    assert wait_for(lambda: settled("M-TEST-001"), timeout=20)
     mapping = OrderMapping.objects.get(follower=follower)
-    assert mapping.status == OrderMapping.Status.FAILED
-    assert mapping.reason.startswith("Order not placed: tag ")
-    assert sim.orders(follower.client_id) == []
+    (order,) = sim.orders(follower.client_id)
+    assert mapping.status in (OrderMapping.Status.ACTIVE, OrderMapping.Status.COMPLETED)
+    assert (mapping.follower_order_id, order["orderTag"]) == (order["orderId"], mapping.order_tag)
+    assert mapping.attempts == 2
+    assert len(sim.requests_log(path="placeorder")) == 2  # the first was held and never processed
 
 
 def test_session_expired_fails_and_marks_the_credential_expired(api, sim, worker, make_follower):
@@ -123,6 +128,6 @@ def test_mixed_faults_across_followers_end_terminal_without_duplicates(api, sim,
     assert wait_for(lambda: settled("M-TEST-001"), timeout=20)
     for mapping in OrderMapping.objects.all():
         assert mapping.status in TERMINAL
-        if mapping.status not in OrderMapping.PLACED:
+        if mapping.status not in states.PLACED:
             assert mapping.reason
     _assert_no_duplicates(sim, *followers)

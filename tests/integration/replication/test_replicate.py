@@ -69,27 +69,59 @@ def test_seed_example_sbin_not_allowed_is_skipped_and_nothing_is_sent(api, sim, 
     assert sim.orders(skipped.client_id) == []
 
 
-def test_copy_selected_only_places_for_the_selected_and_reports_unknown_ids(api, sim, worker, make_follower):
+def test_copy_selected_only_places_for_the_selected(api, sim, worker, make_follower):
     # given
     chosen = make_follower()
     other = make_follower()
     # when
     body = api.post(
-        "/api/trades/copy-selected",
-        {"trade": trade(), "follower_ids": [chosen.account_id, "NOBODY"]},
-        format="json",
+        "/api/trades/copy-selected", {"trade": trade(), "follower_ids": [chosen.account_id]}, format="json"
     ).json()
     # then
-    results = {r["follower_id"]: r for r in body["results"]}
-    assert results[chosen.account_id]["status"] == "SUCCESS"
-    assert results["NOBODY"] == {
-        "follower_id": "NOBODY",
-        "status": "FAILED",
-        "reason": "Follower not found or not active",
-    }
+    (result,) = body["results"]
+    assert (result["follower_id"], result["status"]) == (chosen.account_id, "SUCCESS"), body
     assert len(sim.orders(chosen.client_id)) == 1
     assert sim.orders(other.client_id) == []
     assert not OrderMapping.objects.filter(follower=other).exists()
+
+
+def test_copy_selected_with_an_unknown_follower_is_404_and_writes_nothing(api, sim, worker, make_follower):
+    # given
+    chosen = make_follower()
+    # when one selected id is not a follower
+    response = api.post(
+        "/api/trades/copy-selected",
+        {"trade": trade(), "follower_ids": [chosen.account_id, "NOBODY", "NO-ONE-ELSE"]},
+        format="json",
+    )
+    # then nothing is copied, not even to the known follower, and the answer names the unknown ids
+    body = response.json()
+    assert response.status_code == 404, body
+    assert body["ok"] is False
+    assert body["code"] == "follower_not_found"
+    assert body["message"] == "Unknown followers: NOBODY, NO-ONE-ELSE"
+    assert body["extra"] == {"follower_ids": ["NOBODY", "NO-ONE-ELSE"]}
+    assert not TradeEvent.objects.exists()
+    assert not OrderMapping.objects.exists()
+    assert sim.orders(chosen.client_id) == []
+
+
+def test_copy_selected_to_an_inactive_follower_skips_it_with_the_reason(api, sim, worker, make_follower):
+    # given a follower the operator deactivated
+    chosen = make_follower()
+    chosen.status = Account.Status.INACTIVE
+    chosen.save(update_fields=["status"])
+    # when
+    body = api.post(
+        "/api/trades/copy-selected", {"trade": trade(), "follower_ids": [chosen.account_id]}, format="json"
+    ).json()
+    # then
+    (result,) = body["results"]
+    assert (result["status"], result["reason"]) == ("SKIPPED", "Follower not found or not active"), body
+    assert body["summary"] == {"total_followers": 1, "successful": 0, "failed": 0, "skipped": 1, "pending": 0}
+    assert sim.orders(chosen.client_id) == []
+    event = TradeEvent.objects.get()
+    assert event.status == TradeEvent.Status.WARNING
 
 
 def test_replay_returns_the_existing_results_and_places_nothing_new(api, sim, worker, make_follower):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Account, BrokerCredential, Consent
 from replication.models import OrderMapping, TradeEvent, order_tag_for
-from replication.services import placement
+from replication.services import placement, placement_batch, reconcile
 from tests.integration.replication.conftest import settled, trade, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -89,7 +89,7 @@ def test_a_batch_skips_followers_who_opted_out_and_places_the_rest(sim, engine, 
     ]
     Account.objects.filter(pk=stopped.pk).update(copy_trading_active=False)
     # when
-    outcome = placement.order_mappings_place_batch(mapping_ids=[r.pk for r in rows])
+    outcome = placement_batch.order_mappings_place_batch(mapping_ids=[r.pk for r in rows])
     # then
     assert outcome.statuses == {rows[0].pk: Status.ACTIVE, rows[1].pk: Status.SKIPPED}
     assert OrderMapping.objects.get(pk=rows[1].pk).reason == "Copy trading disabled for this follower"
@@ -107,7 +107,7 @@ def test_a_retry_for_an_opted_out_follower_is_reconciled_never_resent(sim, engin
     Account.objects.filter(pk=follower.pk).update(copy_trading_active=False)
     # when its retry comes up
     assert placement.order_mapping_place(mapping_id=mapping.pk).status == Status.UNKNOWN
-    outcome = placement.order_mapping_reconcile(mapping_id=mapping.pk)
+    outcome = reconcile.order_mapping_reconcile(mapping_id=mapping.pk)
     # then the order already at the broker is tracked, and no second one was sent
     assert outcome.status in (Status.ACTIVE, Status.COMPLETED)
     assert len(sim.orders(follower.client_id)) == 1
@@ -139,7 +139,7 @@ def test_the_attempt_cap_confirms_by_tag_instead_of_failing_an_order_that_landed
     )
     # when
     assert placement.order_mapping_place(mapping_id=mapping.pk).status == Status.UNKNOWN
-    placement.order_mapping_reconcile(mapping_id=mapping.pk)
+    reconcile.order_mapping_reconcile(mapping_id=mapping.pk)
     # then it is tracked, not FAILED, and was never sent again
     row = OrderMapping.objects.get(pk=mapping.pk)
     assert row.status in (Status.ACTIVE, Status.COMPLETED)
@@ -169,7 +169,7 @@ def test_a_batch_with_an_unreadable_credential_still_places_the_others(sim, engi
     ids = [_mapping(f, "M-POISON-2", status=Status.PENDING).pk for f in followers]
     _copy_ciphertext(source=followers[0], target=followers[2])
     # when
-    outcome = placement.order_mappings_place_batch(mapping_ids=ids)
+    outcome = placement_batch.order_mappings_place_batch(mapping_ids=ids)
     # then
     assert [outcome.statuses[pk] for pk in ids] == [
         Status.ACTIVE,
@@ -243,7 +243,7 @@ def test_a_reconcile_that_meets_an_expired_session_marks_it_and_keeps_the_row_un
     mapping = _mapping(follower, "M-EXP-1", status=Status.UNKNOWN, attempts=1, submitted_at=timezone.now())
     sim.expire_sessions(follower.client_id)
     # when
-    outcome = placement.order_mapping_reconcile(mapping_id=mapping.pk)
+    outcome = reconcile.order_mapping_reconcile(mapping_id=mapping.pk)
     # then nothing is decided without the book, and the admin sees the session needs a login
     assert outcome.status == Status.UNKNOWN
     assert (

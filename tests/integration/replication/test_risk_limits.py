@@ -14,6 +14,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Account, AuditEvent, MasterSettings
+from replication import states
 from replication.models import FollowerRiskSnapshot, OrderMapping, TradeEvent, order_tag_for
 from replication.selectors import open_copied_trade_counts
 from replication.services.risk_snapshot import follower_risk_snapshot_refresh
@@ -325,9 +326,7 @@ def test_auto_liquidate_exits_every_open_copied_trade_and_stops_copying(
     # then the filled trade is squared off and the open order cancelled
     assert wait_for(
         lambda: (
-            OrderMapping.objects.filter(
-                follower=follower, leg="EXIT", status__in=OrderMapping.PLACED
-            ).exists()
+            OrderMapping.objects.filter(follower=follower, leg="EXIT", status__in=states.PLACED).exists()
             and OrderMapping.objects.filter(master_order_id="M-LIQ-2", status=Status.CANCELLED).exists()
         ),
         timeout=15,

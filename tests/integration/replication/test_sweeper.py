@@ -1,5 +1,5 @@
 """The sweeper with a real worker and the simulator: a lost enqueue is placed exactly once; a stuck SUBMITTING
-row is resolved by its order tag, never by sending again."""
+row is resolved by its order tag, and sent again (same tag) only once it is confirmed absent."""
 
 from __future__ import annotations
 
@@ -115,24 +115,46 @@ def test_stuck_submitting_row_whose_order_is_in_the_book_becomes_active_with_tha
     assert _placements(sim, follower) == []
 
 
-def test_stuck_submitting_row_whose_order_is_absent_fails_after_the_grace_window_without_sending(
+def test_stuck_submitting_row_whose_order_is_absent_is_sent_once_after_the_grace_window(
     sim, worker, make_follower, settings
 ):
-    # given a SUBMITTING row sent 6 s ago (stuck after 5 s) and a grace window of 8 s; the broker never got it
-    settings.REPLICATION_RECONCILE_GRACE = 8.0
+    # given a SUBMITTING row claimed 6 s ago whose worker died before sending (stuck after 5 s), and a grace
+    # window of 3 s; the broker never got the order
+    settings.REPLICATION_RECONCILE_GRACE = 3.0
     follower = make_follower()
     mapping = _mapping(follower, "M-SWEEP-4", status=Status.SUBMITTING, age=6, attempts=1)
     submitted_at = timezone.now() - timedelta(seconds=6)
     OrderMapping.objects.filter(pk=mapping.pk).update(submitted_at=submitted_at)
     # when
     assert replication_sweep()["stuck"] == 1
-    # then it is UNKNOWN until the grace window has passed, then FAILED "not placed"
-    assert OrderMapping.objects.get(pk=mapping.pk).status in (Status.UNKNOWN,)
+    # then the tag lookup confirms it absent and it is sent again, with the same tag, exactly once
+    assert wait_for(lambda: OrderMapping.objects.get(pk=mapping.pk).status == Status.ACTIVE, timeout=15)
+    mapping.refresh_from_db()
+    (order,) = sim.orders(follower.client_id)
+    assert (order["orderTag"], mapping.follower_order_id) == (mapping.order_tag, order["orderId"])
+    assert len(_placements(sim, follower)) == 1
+    assert mapping.attempts == 2
+    assert (mapping.reason, mapping.reason_code) == ("", "")
+
+
+def test_stuck_submitting_row_too_old_to_send_fails_not_placed_without_sending(
+    sim, worker, make_follower, settings
+):
+    # given a SUBMITTING row stuck like the one above, but its entry is older than REPLICATION_ENTRY_MAX_AGE
+    settings.REPLICATION_RECONCILE_GRACE = 3.0
+    settings.REPLICATION_ENTRY_MAX_AGE = 4.0
+    follower = make_follower()
+    mapping = _mapping(follower, "M-SWEEP-5", status=Status.SUBMITTING, age=6, attempts=1)
+    submitted_at = timezone.now() - timedelta(seconds=6)
+    OrderMapping.objects.filter(pk=mapping.pk).update(submitted_at=submitted_at)
+    # when
+    assert replication_sweep()["stuck"] == 1
+    # then it is FAILED "not placed", naming why it was not sent again, and nothing was sent
     assert wait_for(lambda: OrderMapping.objects.get(pk=mapping.pk).status == Status.FAILED, timeout=15)
     mapping.refresh_from_db()
     assert mapping.reason.startswith(f"Order not placed: tag {mapping.order_tag} not in the order book")
-    assert (mapping.updated_at - submitted_at).total_seconds() >= 8.0
+    assert "Expired before placement" in mapping.reason
+    assert mapping.reason_code == "NOT_PLACED"
     assert mapping.follower_order_id == ""
-    # and no order was ever sent
     assert sim.orders(follower.client_id) == []
     assert _placements(sim, follower) == []

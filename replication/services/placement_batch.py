@@ -1,0 +1,171 @@
+"""Placing a fan-out's first attempts in batches: one task claims many PENDING rows in one statement, sends
+their orders concurrently, and writes the acknowledgements in one statement.
+
+The per-row contract is `placement.order_mapping_place`'s: rows are locked and moved PENDING -> SUBMITTING
+(attempts + 1) in a committed transaction before any order is sent; failures are recorded by
+`placement.record_failure` exactly as on the single-row path. Retries (attempts > 0) always go through the
+single-row task, which looks the tag up before sending again.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, CharField, F, Value, When
+from django.utils import timezone
+
+from accounts.exceptions import SessionMissing
+from accounts.models import Account
+from accounts.selectors import account_broker_client, master_settings_get
+from broker.client import AliceBlueClient
+from broker.exceptions import BrokerError, BrokerOutcomeUnknownError
+from broker.types import OrderAck
+from replication import states
+from replication.models import OrderMapping
+from replication.services import placement
+
+logger = logging.getLogger(__name__)
+
+Status = states.MappingStatus
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What a batch run did; `retry` lists (mapping id, seconds) for the single-row task to try again."""
+
+    statuses: dict[int, str]
+    retry: list[tuple[int, float]]
+
+
+def _claim_batch(mapping_ids: list[int]) -> tuple[list[OrderMapping], dict[int, str]]:
+    """Lock the first-attempt PENDING rows among `mapping_ids` (in pk order) and mark them SUBMITTING.
+
+    Rows that must not be sent now (see `placement.send_blocked`) end SKIPPED/FAILED instead; their statuses
+    are returned beside the claimed rows.
+    """
+    settled: dict[int, str] = {}
+    with transaction.atomic():
+        rows = list(
+            OrderMapping.objects.select_for_update()
+            .filter(pk__in=mapping_ids, status=Status.PENDING, attempts=0)
+            .order_by("pk")
+        )
+        if not rows:
+            return [], settled
+        followers = Account.objects.select_related("credential", "risk_config", "consent").in_bulk(
+            {row.follower_id for row in rows}
+        )
+        master_settings = master_settings_get()
+        claimed = []
+        for row in rows:
+            row.follower = followers[row.follower_id]
+            blocked = placement.send_blocked(row, master_settings)
+            if blocked is None:
+                claimed.append(row)
+            else:
+                reason, code, never_sent_status = blocked
+                settled[row.pk] = placement.stop_before_send(
+                    row, reason=reason, code=code, never_sent_status=never_sent_status
+                )
+        now = timezone.now()
+        OrderMapping.objects.filter(pk__in=[row.pk for row in claimed]).update(
+            status=Status.SUBMITTING,
+            attempts=F("attempts") + 1,
+            submitted_at=now,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+    for row in claimed:
+        row.status, row.attempts, row.submitted_at, row.next_attempt_at = Status.SUBMITTING, 1, now, None
+    return claimed, settled
+
+
+def _place_one(client: AliceBlueClient, mapping: OrderMapping) -> OrderAck | BrokerError:
+    """Send one order (runs in a pool thread: no database access here)."""
+    placement.log_placing(mapping)
+    try:
+        return client.place_order(placement.order_request_for(mapping))
+    except BrokerError as exc:
+        return exc
+    except Exception as exc:  # a bug after the request may have left: the outcome is unknown
+        logger.exception("mapping %s: unexpected error while placing", mapping.pk)
+        return BrokerOutcomeUnknownError(
+            f"unexpected {type(exc).__name__} while placing", code="client_error"
+        )
+
+
+def _record_acks(acked: list[tuple[OrderMapping, OrderAck]]) -> None:
+    """Write every acknowledgement with one conditional UPDATE (states.ACK_FROM -> ACTIVE).
+
+    All rows get the same status, reason and times; only the order id differs, so a single CASE on it
+    replaces Django's bulk_update (a CASE per row per field, which dominated the worker's CPU). The status
+    condition makes each row's move atomic, as on the single-row path: whoever moved a row first wins.
+    """
+    if not acked:
+        return
+    states.check_transition(states.ACK_FROM, Status.ACTIVE)
+    now = timezone.now()
+    order_ids = Case(
+        *(When(pk=mapping.pk, then=Value(ack.order_id)) for mapping, ack in acked), output_field=CharField()
+    )
+    applied = OrderMapping.objects.filter(
+        pk__in=[mapping.pk for mapping, _ack in acked], status__in=states.ACK_FROM
+    ).update(
+        status=Status.ACTIVE,
+        follower_order_id=order_ids,
+        reason="",
+        reason_code=states.ReasonCode.NONE,
+        placed_at=now,
+        updated_at=now,
+    )
+    moved: set[int] = set()
+    if applied != len(acked):
+        moved = set(
+            OrderMapping.objects.filter(pk__in=[m.pk for m, _ack in acked])
+            .exclude(status=Status.ACTIVE, placed_at=now)
+            .values_list("pk", flat=True)
+        )
+    for mapping, ack in acked:
+        if mapping.pk in moved:
+            placement.log_moved_meanwhile(mapping.pk, ack.order_id)
+        else:
+            mapping.status, mapping.follower_order_id, mapping.reason = Status.ACTIVE, ack.order_id, ""
+        logger.info(
+            "[ALICE-BLUE] Order placed successfully for %s: %s", mapping.follower.account_id, ack.order_id
+        )
+
+
+def order_mappings_place_batch(*, mapping_ids: list[int]) -> BatchOutcome:
+    """Place the first attempts of many PENDING mappings concurrently (see the module docstring)."""
+    rows, statuses = _claim_batch(mapping_ids)
+    retry: list[tuple[int, float]] = []
+    to_send: list[tuple[OrderMapping, AliceBlueClient]] = []
+    for mapping in rows:
+        if mapping.follower.paper:
+            statuses[mapping.pk] = placement.paper(mapping).status
+            continue
+        try:
+            to_send.append((mapping, account_broker_client(account=mapping.follower)))
+        except SessionMissing as exc:
+            outcome = placement.session_failed(mapping, exc, from_statuses=(Status.SUBMITTING,))
+            statuses[mapping.pk] = outcome.status
+    if to_send:
+        threads = max(1, min(len(to_send), settings.REPLICATION_PLACEMENT_THREADS))
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="place") as pool:
+            results = list(pool.map(lambda pair: _place_one(pair[1], pair[0]), to_send))
+        acked = []
+        for (mapping, _client), result in zip(to_send, results, strict=True):
+            if isinstance(result, BrokerError):
+                outcome = placement.record_failure(mapping, result)
+                statuses[mapping.pk] = outcome.status
+                if outcome.retry_in is not None:
+                    retry.append((mapping.pk, outcome.retry_in))
+            else:
+                acked.append((mapping, result))
+                statuses[mapping.pk] = Status.ACTIVE
+        _record_acks(acked)
+    return BatchOutcome(statuses=statuses, retry=retry)
