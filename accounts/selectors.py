@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -161,3 +161,31 @@ def account_broker_client(*, account: Account) -> AliceBlueClient:
 
     session = account_broker_session(account=account)
     return client_from_settings(flavor=account.api_flavor, session=session)
+
+
+def broker_budget_report() -> dict[str, Any]:
+    """How much of the budget of non-order calls the active accounts have used (for /api/health): the
+    busiest account's use, and how many accounts are above half and out of budget. No account ids."""
+    from broker.conf import call_budget
+
+    budget = call_budget()
+    if budget is None:
+        return {"ok": True, "enabled": False}
+    keys = [
+        client_id or account_id
+        for account_id, client_id in Account.objects.filter(status=Account.Status.ACTIVE).values_list(
+            "account_id", "client_id"
+        )
+    ]
+    uses = [budget.use(key) for key in keys]
+    limit = budget.rate.amount
+    return {
+        "ok": True,
+        "enabled": True,
+        "limit": str(budget.rate),
+        "storage": budget.storage_kind,
+        "accounts": len(uses),
+        "busiestUsed": max((use.used for use in uses), default=0),
+        "accountsAboveHalf": sum(1 for use in uses if use.used * 2 > limit),
+        "accountsExhausted": sum(1 for use in uses if use.remaining == 0),
+    }

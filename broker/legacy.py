@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from broker import parsing_legacy as wire
+from broker.budget import CallBudget
 from broker.client import DEFAULT_TIMEOUT, AliceBlueClient
 from broker.exceptions import BrokerAuthError, BrokerError, BrokerRejectedError
 from broker.parsing import read_ack, read_acks, read_one, read_rows
@@ -49,6 +50,7 @@ class LegacyClient(AliceBlueClient):
         session: Session | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         pool_size: int = DEFAULT_POOL_SIZE,
+        budget: CallBudget | None = None,
     ) -> None:
         root = base_url.rstrip("/")
         for suffix in (f"{SERVICE_PREFIX}/api", SERVICE_PREFIX):
@@ -57,11 +59,18 @@ class LegacyClient(AliceBlueClient):
                 break
         super().__init__(base_url=root, session=session, timeout=timeout)
         self.pool_size = pool_size
-        self._transport = Transport(f"{root}{SERVICE_PREFIX}", timeout=timeout, pool_size=pool_size)
+        self.budget = budget
+        self._transport = Transport(
+            f"{root}{SERVICE_PREFIX}", timeout=timeout, pool_size=pool_size, budget=budget
+        )
 
     def with_session(self, session: Session) -> LegacyClient:
         return LegacyClient(
-            base_url=self.base_url, session=session, timeout=self.timeout, pool_size=self.pool_size
+            base_url=self.base_url,
+            session=session,
+            timeout=self.timeout,
+            pool_size=self.pool_size,
+            budget=self.budget,
         )
 
     # -- plumbing ---------------------------------------------------------------------------------------

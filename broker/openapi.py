@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from broker import parsing_openapi as wire
+from broker.budget import CallBudget
 from broker.client import DEFAULT_TIMEOUT, AliceBlueClient
 from broker.exceptions import (
     BrokerAuthError,
@@ -53,17 +54,25 @@ class OpenApiClient(AliceBlueClient):
         session: Session | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         pool_size: int = DEFAULT_POOL_SIZE,
+        budget: CallBudget | None = None,
     ) -> None:
         root = base_url.rstrip("/")
         if root.endswith(API_PREFIX):
             root = root[: -len(API_PREFIX)]
         super().__init__(base_url=root, session=session, timeout=timeout)
         self.pool_size = pool_size
-        self._transport = Transport(f"{root}{API_PREFIX}", timeout=timeout, pool_size=pool_size)
+        self.budget = budget
+        self._transport = Transport(
+            f"{root}{API_PREFIX}", timeout=timeout, pool_size=pool_size, budget=budget
+        )
 
     def with_session(self, session: Session) -> OpenApiClient:
         return OpenApiClient(
-            base_url=self.base_url, session=session, timeout=self.timeout, pool_size=self.pool_size
+            base_url=self.base_url,
+            session=session,
+            timeout=self.timeout,
+            pool_size=self.pool_size,
+            budget=self.budget,
         )
 
     # -- plumbing ---------------------------------------------------------------------------------------

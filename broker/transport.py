@@ -6,8 +6,10 @@ Classification (`mutating` = the call changes orders: place, modify, cancel, squ
 - nothing sent (connection refused, connect timeout, DNS, TLS handshake) -> BrokerUnavailableError;
 - sent, no answer (read timeout, reset, remote disconnect, truncated body) -> BrokerTimeoutError when
   mutating (outcome unknown, never retried), BrokerUnavailableError for reads;
-- HTTP 429 -> BrokerRateLimitedError (Retry-After parsed);
-- 401/403 or a plain "Unauthorized" body -> BrokerAuthError;
+- HTTP 429 -> BrokerRateLimitedError (Retry-After parsed); so is a non-order call over the account's budget
+  (`broker.budget`), which is never sent;
+- 401/403 or a plain "Unauthorized" body -> BrokerAuthError; so is a session token HTTP cannot carry in a
+  header (never sent);
 - HTTP 5xx -> BrokerUnavailableError (not accepted), except 504/524 (a gateway gave up waiting for the
   origin, which may have acted) -> BrokerTimeoutError when mutating;
 - HTTP 2xx without a JSON body (HTML, empty) -> BrokerUnavailableError for reads, BrokerOutcomeUnknownError
@@ -42,6 +44,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
+from broker.budget import CallBudget
 from broker.exceptions import (
     BrokerAuthError,
     BrokerError,
@@ -277,10 +280,12 @@ class Transport:
         *,
         timeout: tuple[float, float],
         pool_size: int = DEFAULT_POOL_SIZE,
+        budget: CallBudget | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.pool_size = pool_size
+        self.budget = budget
 
     def request(
         self,
@@ -295,6 +300,13 @@ class Transport:
     ) -> JsonResponse:
         """Send one request (never retried) and return its JSON; failures raise BrokerError subclasses."""
         what = path.rsplit("/", 1)[-1] or path.rstrip("/").rsplit("/", 1)[-1]
+        if self.budget is not None and not mutating and user_id and not self.budget.spend(user_id):
+            use = self.budget.use(user_id)
+            raise BrokerRateLimitedError(
+                f"{what}: {user_id}'s budget of non-order calls ({self.budget.rate}) is used up; not sent",
+                code="budget_exhausted",
+                retry_after=use.resets_in,
+            )
         all_headers = {"Accept": "application/json"}
         if headers:
             all_headers.update(headers)
@@ -311,6 +323,15 @@ class Transport:
                 allow_redirects=False,
             )
             text = response.text
+        except (UnicodeEncodeError, requests.exceptions.InvalidHeader):
+            # A header value (the session token) that HTTP cannot carry: nothing was sent, and the session is
+            # unusable until it is replaced.
+            error = BrokerAuthError(
+                f"{what}: the stored session cannot be sent in an HTTP header; replace it",
+                code="unusable_session",
+            )
+            self._log(method, path, "-", started, user_id, mutating, error)
+            raise error from None
         except requests.RequestException as exc:
             error = classify_exception(exc, mutating=mutating, what=what)
             self._log(method, path, "-", started, user_id, mutating, error)

@@ -253,6 +253,14 @@ ALICE_CONNECT_TIMEOUT = env.float("ALICE_CONNECT_TIMEOUT", default=3.05)
 ALICE_READ_TIMEOUT = env.float("ALICE_READ_TIMEOUT", default=10.0)
 ALICE_HTTP_POOL_SIZE = env.int("ALICE_HTTP_POOL_SIZE", default=200)
 ALICE_OAUTH_TOKENS_FILE = env.str("ALICE_OAUTH_TOKENS_FILE", default=".alice.tokens.json")
+# Non-order calls per account (Alice Blue allows about 1,800 per 15 minutes; orders are not limited), counted
+# across processes in Redis (the Celery broker's, unless set) or, without Redis, in each process's memory.
+# An empty rate switches the budget off.
+ALICE_NON_ORDER_BUDGET = env.str("ALICE_NON_ORDER_BUDGET", default="1700 per 15 minutes")
+ALICE_NON_ORDER_BUDGET_STORAGE = env.str(
+    "ALICE_NON_ORDER_BUDGET_STORAGE",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "memory://",
+)
 
 # ---------------------------------------------------------------- copytrade
 QUANTUM_ALPHA_SECRET = env.str("QUANTUM_ALPHA_SECRET", default="")

@@ -20,3 +20,14 @@ def sim(simulator_server):
     """The simulator with fresh state (accounts, orders, faults, request log) for one test."""
     simulator_server.reset()
     return simulator_server
+
+
+@pytest.fixture(autouse=True)
+def _fresh_call_budget():
+    """Each test starts with every account's budget of non-order calls unused (the storage may be Redis)."""
+    from broker.conf import call_budget
+
+    budget = call_budget()
+    if budget is not None:
+        budget.reset_all()
+    return

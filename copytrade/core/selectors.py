@@ -46,7 +46,21 @@ def _beat_health() -> dict[str, Any]:
     return {"ok": age <= stale_after, "lastSeen": beat.last_seen.isoformat(), "ageSeconds": round(age, 1)}
 
 
+def _call_budget_health() -> dict[str, Any]:
+    from accounts.selectors import broker_budget_report
+
+    try:
+        return broker_budget_report()
+    except Exception as exc:  # the budget's storage (Redis) unreachable
+        return {"ok": False, "error": type(exc).__name__}
+
+
 def health_report() -> dict[str, Any]:
-    """Database, Celery broker and beat/worker freshness; ok only when all three are."""
-    checks = {"database": _database_health(), "broker": _broker_health(), "beat": _beat_health()}
+    """Database, Celery broker, beat/worker freshness and the Alice Blue call budget; ok only when all are."""
+    checks = {
+        "database": _database_health(),
+        "broker": _broker_health(),
+        "beat": _beat_health(),
+        "aliceCallBudget": _call_budget_health(),
+    }
     return {"ok": all(check["ok"] for check in checks.values()), "checks": checks}

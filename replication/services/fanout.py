@@ -94,6 +94,9 @@ def _decide(
     decisions = dict(static)
     for f in reaching:
         state = states.get(f.pk, AccountState())
+        if state.session_expired:
+            decisions[f.pk] = risk.Decision(reason=risk.REASON_SESSION_EXPIRED, notes=static[f.pk].notes)
+            continue
         decisions[f.pk] = risk.evaluate_entry(
             trade=intent,
             rules=rules[f.pk],

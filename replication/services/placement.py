@@ -108,6 +108,9 @@ def send_blocked(mapping: OrderMapping, master_settings: MasterSettings) -> tupl
     that is not known dead: sending with one would only earn another refusal from Alice Blue.
     """
     follower = mapping.follower
+    problem = order_data_problem(mapping)
+    if problem:
+        return problem, Code.INTERNAL_ERROR, Status.FAILED
     if mapping.leg == OrderMapping.Leg.ENTRY:
         reason = risk.entry_switch_reason(
             rules=selectors.follower_rules(account=follower, master_settings=master_settings),
@@ -129,6 +132,16 @@ def send_blocked(mapping: OrderMapping, master_settings: MasterSettings) -> tupl
             Status.FAILED,
         )
     return None
+
+
+def order_data_problem(mapping: OrderMapping) -> str:
+    """Why the row cannot become an order at all ("" when it can): data no API writes today (an edited or
+    older row with a product or order type Alice Blue does not take) must fail once, not crash every run."""
+    try:
+        order_request_for(mapping)
+    except (ValueError, TypeError) as exc:
+        return f"Invalid order data, not sent: {exc}"
+    return ""
 
 
 def entry_within_age(mapping: OrderMapping) -> bool:

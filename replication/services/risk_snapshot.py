@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.exceptions import SessionMissing
 from accounts.models import Account, BrokerCredential
-from accounts.selectors import account_broker_client, master_settings_get
+from accounts.selectors import account_broker_client, broker_calls_allowed, credential_of, master_settings_get
 from accounts.services.sessions import account_session_mark_expired
 from broker.exceptions import BrokerAuthError, BrokerError
 from broker.types import Funds
@@ -41,6 +41,7 @@ class AccountState:
     pnl_today: Decimal | None = None
     opening_cash: Decimal | None = None
     source: str = "live"  # "snapshot" or "live"
+    session_expired: bool = False  # a live read was refused: the follower's session is dead (now marked so)
 
 
 def opening_cash_of(funds: Funds) -> Decimal:
@@ -51,12 +52,16 @@ def opening_cash_of(funds: Funds) -> Decimal:
 
 
 def followers_for_risk_snapshot() -> list[int]:
-    """Active followers with a VALID broker session: whose snapshots the beat task refreshes."""
+    """Active followers with a session not known dead: whose snapshots the beat task refreshes."""
     return list(
         Account.objects.filter(
-            role=Account.Role.FOLLOWER,
-            status=Account.Status.ACTIVE,
-            credential__session_status=BrokerCredential.SessionStatus.VALID,
+            role=Account.Role.FOLLOWER, status=Account.Status.ACTIVE, credential__isnull=False
+        )
+        .exclude(
+            credential__session_status__in=(
+                BrokerCredential.SessionStatus.EXPIRED,
+                BrokerCredential.SessionStatus.MISSING,
+            )
         )
         .order_by("pk")
         .values_list("pk", flat=True)
@@ -72,21 +77,25 @@ def _snapshot_is_fresh(snapshot: FollowerRiskSnapshot, *, need_opening_cash: boo
     return age <= timedelta(seconds=settings.REPLICATION_RISK_SNAPSHOT_MAX_AGE)
 
 
-def _read_live(account: Account, what: str) -> Decimal | None:
-    """Today's P&L ("positions") or opening cash ("limits") straight from the broker; None when unreadable."""
+def _read_live(account: Account, what: str) -> tuple[Decimal | None, bool]:
+    """Today's P&L ("positions") or opening cash ("limits") straight from the broker, and whether the broker
+    refused the session (None when unreadable: the rule then skips, no guessing with real money)."""
     try:
         client = account_broker_client(account=account)
         if what == "positions":
-            return risk.day_pnl(client.positions())
-        return opening_cash_of(client.limits())
-    except Exception as exc:  # any failure (BrokerError, SessionMissing...): the rule then skips
+            return risk.day_pnl(client.positions()), False
+        return opening_cash_of(client.limits()), False
+    except BrokerAuthError as exc:
+        account_session_mark_expired(account=account, reason=f"Session expired: {exc.message}")
+        return None, True
+    except Exception as exc:  # any other failure (BrokerError, SessionMissing, a bug): the rule then skips
         logger.warning(
             "[RISK] follower %s: %s unreadable for the daily-loss rules: %s",
             account.account_id,
             what,
             getattr(exc, "code", type(exc).__name__),
         )
-        return None
+        return None, False
     finally:
         close_old_connections()
 
@@ -122,10 +131,10 @@ def follower_account_states(
         values = list(pool.map(lambda job: _read_live(*job), reads))
     found = {(account.pk, what): value for (account, what), value in zip(reads, values, strict=True)}
     for account in stale:
+        pnl, pnl_refused = found[(account.pk, "positions")]
+        cash, cash_refused = found.get((account.pk, "limits"), (None, False))
         states[account.pk] = AccountState(
-            pnl_today=found[(account.pk, "positions")],
-            opening_cash=found.get((account.pk, "limits")),
-            source="live",
+            pnl_today=pnl, opening_cash=cash, source="live", session_expired=pnl_refused or cash_refused
         )
     return states
 
@@ -149,6 +158,8 @@ def follower_risk_snapshot_refresh(*, follower_pk: int) -> FollowerRiskSnapshot 
     )
     if follower is None:
         return None
+    if not broker_calls_allowed(credential_of(follower)):
+        return None  # no call with a session known to be dead; the next refresh after a login reads it
     try:
         client = account_broker_client(account=follower)
         realised, unrealised = risk.pnl_parts(client.positions())

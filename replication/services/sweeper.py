@@ -51,11 +51,10 @@ def follower_orders_sync(*, follower_pk: int) -> int:
         )
         return 0
     except (BrokerError, SessionMissing) as exc:
-        logger.warning(
-            "[ORDER-SYNC] follower %s: order book unreadable (%s)",
-            account.account_id,
-            getattr(exc, "code", type(exc).__name__),
-        )
+        code = getattr(exc, "code", type(exc).__name__)
+        # Over the call budget is expected under load (the next tick reads again), not worth a warning.
+        level = logging.INFO if code == "budget_exhausted" else logging.WARNING
+        logger.log(level, "[ORDER-SYNC] follower %s: order book unreadable (%s)", account.account_id, code)
         return 0
     by_id = {order.order_id: order for order in book}
     by_tag = {order.tag: order for order in book if order.tag}

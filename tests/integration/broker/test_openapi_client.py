@@ -360,3 +360,17 @@ def test_no_secret_in_logs_or_errors(sim, client, assert_no_secret_logged):
 
     assert token not in str(info.value) + str(auth.value) + repr(client) + repr(client.session)
     assert_no_secret_logged(token, APP_SECRET)
+
+
+@pytest.mark.parametrize("token", ["tökén€", "line\nbreak"])
+def test_a_session_http_cannot_carry_is_an_auth_error_and_nothing_is_sent(sim, account, client, token):
+    # given a stored token that cannot be written into the Authorization header
+    broken = client.with_session(dataclasses.replace(client.session, token=token))
+    before = len(sim.requests_log())
+    # when / then: reads and order calls alike, classified "session unusable", not "outcome unknown"
+    for call in (broken.profile, lambda: broken.place_order(sbin(tag="ct-oa-bad"))):
+        with pytest.raises(BrokerAuthError) as caught:
+            call()
+        assert caught.value.code == "unusable_session"
+    assert len(sim.requests_log()) == before
+    assert sim.orders(account) == []
