@@ -1,0 +1,210 @@
+"""Workers killed with SIGKILL while their orders are in flight lose nothing and duplicate nothing.
+
+A real Celery worker process (MariaDB + Redis) claims a fan-out's rows (SUBMITTING, committed) and is killed
+with kill -9 while its requests are held at the simulator, round after round:
+- "never processed": the simulator holds each order request and then drops it unprocessed (Alice Blue never
+  saw the order), the worker dies before any answer;
+- "processed late": the simulator processes each order after a delay, when the worker is already dead.
+The worker that recovers them (stuck SUBMITTING -> UNKNOWN -> reconcile by tag -> found, or confirmed absent
+and sent again with the same tag) is killed the same way during its resends; a last one finishes. Every follower
+must end with exactly one order per trade, with its tag: 0 lost, 0 duplicated.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.db import connection
+
+from replication.models import OrderMapping
+from replication.services.sweeper import replication_sweep
+from tests.integration.replication.conftest import QA_SECRET, requires_mysql, trade, wait_for
+
+ROOT = Path(__file__).resolve().parents[3]
+FOLLOWERS = 6
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.mysql,
+    pytest.mark.redis,
+    requires_mysql,
+    pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs Redis (TEST_REDIS_URL)"),
+    pytest.mark.django_db(transaction=True),
+]
+
+Status = OrderMapping.Status
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict
+    user = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"mysql://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
+
+
+class WorkerProcess:
+    """`celery worker` as its own process, on the test database and the test Redis, killable with SIGKILL."""
+
+    def __init__(self, sim_url: str, log: Path) -> None:
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "TEST_DATABASE_URL": _test_database_url(),
+            "QUANTUM_ALPHA_SECRET": QA_SECRET,
+            "ALICE_API_BASE_URL": sim_url,
+            "ALICE_LEGACY_BASE_URL": sim_url,
+            "REPLICATION_RETRY_BACKOFF": "0.2",
+            "REPLICATION_RECONCILE_DELAY": "0.2",
+            "REPLICATION_RECONCILE_GRACE": "2",
+            "REPLICATION_SWEEP_AFTER": "1",
+            # above the broker call's connect + read timeout (1 s + 2 s in tests)
+            "REPLICATION_SUBMITTING_STUCK_AFTER": "4",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log.open("a") as out:
+            self.proc = subprocess.Popen(  # noqa: S603 - our own worker
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "copytrade",
+                    "worker",
+                    "-P",
+                    "threads",
+                    "-c",
+                    "8",
+                    "-l",
+                    "INFO",
+                    "--without-heartbeat",
+                    "--without-mingle",
+                    "--without-gossip",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill9(self) -> None:
+        assert self.proc is not None and self.proc.poll() is None, "the worker died on its own"
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def worker_process(sim, engine, tmp_path):
+    worker = WorkerProcess(sim.base_url, tmp_path / "worker.log")
+    yield worker
+    worker.stop()
+    # Messages the killed workers had taken stay unacknowledged in Redis until their visibility timeout;
+    # drop them so no later test's worker receives them.
+    client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+    client.delete("unacked", "unacked_index", "unacked_mutex")
+    client.delete(*[key for key in client.keys("celery*") if key != b"celery"] or ["_none"])
+    client.delete("celery")
+
+
+def _sweep_until_settled(master_order_ids: list[str], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replication_sweep()
+        if not OrderMapping.objects.filter(
+            master_order_id__in=master_order_ids,
+            status__in=(Status.PENDING, Status.SUBMITTING, Status.UNKNOWN),
+        ).exists():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_workers_killed_between_claim_and_answer_lose_and_duplicate_nothing(
+    api, sim, make_follower, worker_process, tmp_path
+):
+    # given followers with no loss rule to read (placement is the only broker call)
+    followers = [make_follower(max_quantity=1000) for _ in range(FOLLOWERS)]
+    from accounts.models import MasterSettings
+
+    MasterSettings.objects.update_or_create(pk=1, defaults={"max_daily_loss_percentage": 0})
+    rounds = [
+        ("never processed", "timeout_before"),
+        ("processed late", None),
+        ("never processed", "timeout_before"),
+    ]
+    trade_ids = []
+    for number, (label, mode) in enumerate(rounds, start=1):
+        trade_id = f"M-CRASH-{number}"
+        trade_ids.append(trade_id)
+        sim.clear_faults()
+        for follower in followers:
+            if mode:
+                sim.add_fault(
+                    user_id=follower.client_id, endpoint="placeorder", mode=mode, count=1, hold_seconds=4
+                )
+            else:
+                sim.add_fault(user_id=follower.client_id, endpoint="placeorder", latency_ms=2500, count=1)
+        worker_process.start()
+        # when a trade fans out and the worker has claimed its rows (committed SUBMITTING) ...
+        response = api.post("/api/trades/replicate?wait=0", {"trade": trade(trade_id)}, format="json")
+        assert response.status_code == 200, response.json()
+        claimed = wait_for(
+            lambda tid=trade_id: (
+                OrderMapping.objects.filter(master_order_id=tid, status=Status.SUBMITTING).count()
+                == FOLLOWERS
+            ),
+            timeout=30,
+        )
+        assert claimed, f"round {number} ({label}): the worker did not claim the rows"
+        # ... and is killed with SIGKILL while the requests are held at the broker
+        time.sleep(0.5)
+        worker_process.kill9()
+    # and the worker that recovers them is killed too, while its resends (same tags) are held
+    time.sleep(4.5)  # let the held requests finish at the simulator (processed or dropped)
+    sim.clear_faults()
+    for follower in followers:
+        sim.add_fault(
+            user_id=follower.client_id, endpoint="placeorder", mode="timeout_before", hold_seconds=4
+        )
+    worker_process.start()
+    resending = wait_for(
+        lambda: (
+            replication_sweep() is not None
+            and OrderMapping.objects.filter(status=Status.SUBMITTING, attempts__gte=2).exists()
+        ),
+        timeout=30,
+    )
+    assert resending, (tmp_path / "worker.log").read_text()[-3000:]
+    time.sleep(0.5)
+    worker_process.kill9()
+    # then a last worker recovers everything through the sweeper
+    time.sleep(4.5)
+    sim.clear_faults()
+    worker_process.start()
+    assert _sweep_until_settled(trade_ids, timeout=90), (tmp_path / "worker.log").read_text()[-3000:]
+    # every follower has exactly one order per trade, with its tag, and its mapping points at it
+    for follower in followers:
+        ledger = sim.orders(follower.client_id)
+        for trade_id in trade_ids:
+            mapping = OrderMapping.objects.get(master_order_id=trade_id, follower=follower)
+            orders = [order for order in ledger if order["orderTag"] == mapping.order_tag]
+            assert len(orders) == 1, (trade_id, follower.account_id, mapping.status, mapping.reason, orders)
+            assert mapping.status in (Status.ACTIVE, Status.COMPLETED), (mapping.status, mapping.reason)
+            assert mapping.follower_order_id == orders[0]["orderId"]
+        assert len(ledger) == len(trade_ids)
