@@ -73,7 +73,7 @@ class WorkerProcess:
 
     def start(self) -> None:
         with self.log.open("a") as out:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own worker
+            self.proc = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
