@@ -17,4 +17,6 @@ urlpatterns = [
     path("api/", include((api_patterns, "api"))),
     path("api/", include("accounts.urls")),
     path("api/", include("replication.urls")),
+    # The follower's consent page, reached through a signed link (public: no operator auth).
+    path("consent/", include("accounts.public_urls")),
 ]
