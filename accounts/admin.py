@@ -1,5 +1,10 @@
 """Admin: accounts with risk config, consent and (masked, read-only) credential state; a write-only
-"replace credential" form; vendor-login links and session badges; master settings; the audit log."""
+"replace credential" form; consent links and revocation; vendor-login links and session badges; master
+settings; the audit log.
+
+Every save and action that changes state calls the service the API calls, and that service writes the audit
+row; the admin only parses forms and reports outcomes.
+"""
 
 from __future__ import annotations
 
@@ -16,19 +21,35 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
+from accounts import validators as v
 from accounts.encryption import mask_last4
-from accounts.models import Account, AuditEvent, BrokerCredential, Consent, MasterSettings, RiskConfig
-from accounts.selectors import credential_of, session_ready_today
+from accounts.models import (
+    Account,
+    AuditEvent,
+    BrokerCredential,
+    Consent,
+    MasterSettings,
+    OrderTypeChoices,
+    ProductTypeChoices,
+    RiskConfig,
+    validate_instruments,
+)
+from accounts.selectors import credential_of, session_state
 from accounts.services.accounts import (
     CredentialInput,
     account_copy_trading_set,
+    account_create,
     account_status_set,
-    audit_admin_change,
+    account_update,
     credential_replace,
+    master_settings_update,
+    risk_config_replace,
 )
-from accounts.services.audit import audit_record
+from accounts.services.consent import consent_link_issue, consent_record_by_operator, consent_revoke
 from accounts.services.sessions import account_session_check
 from copytrade.core.exceptions import ApplicationError
+
+CONSENT_TEMPLATE = "admin/accounts/account/consent_action.html"
 
 
 def _actor(request: HttpRequest) -> str:
@@ -40,8 +61,57 @@ def _masked(value: str) -> str:
     return f"••••{last4}" if last4 else ("set" if value else "—")
 
 
+# ------------------------------------------------------------------------------------------ risk config
+class RiskConfigForm(forms.ModelForm):
+    """The risk config with proper widgets: symbols as text, product and order types as checkboxes."""
+
+    allowed_instruments = forms.CharField(
+        required=False,
+        widget=forms.TextInput(attrs={"size": 60}),
+        help_text="Comma-separated trading symbols, e.g. SBIN, INFY. Empty means all (every instrument).",
+    )
+    allowed_product_types = forms.MultipleChoiceField(
+        choices=ProductTypeChoices.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked means every product type is allowed.",
+    )
+    allowed_order_types = forms.MultipleChoiceField(
+        choices=OrderTypeChoices.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked means every order type is allowed.",
+    )
+
+    class Meta:
+        model = RiskConfig
+        fields = (
+            "enabled",
+            "sizing_mode",
+            "lot_multiplier",
+            "fixed_quantity",
+            "max_quantity",
+            "max_order_value",
+            "max_daily_loss",
+            "allowed_instruments",
+            "allowed_product_types",
+            "allowed_order_types",
+        )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["allowed_instruments"] = ", ".join(self.instance.allowed_instruments or [])
+
+    def clean_allowed_instruments(self) -> list[str]:
+        raw = self.cleaned_data.get("allowed_instruments") or ""
+        symbols = list(dict.fromkeys(part.strip().upper() for part in raw.split(",") if part.strip()))
+        validate_instruments(symbols)
+        return symbols
+
+
 class RiskConfigInline(admin.StackedInline):
     model = RiskConfig
+    form = RiskConfigForm
     can_delete = False
     extra = 0
     max_num = 1
@@ -54,15 +124,49 @@ class RiskConfigInline(admin.StackedInline):
     )
 
 
+# ---------------------------------------------------------------------------------------------- consent
 class ConsentInline(admin.StackedInline):
+    """Read-only evidence: consent is given by the follower (a consent link) or recorded with a reference."""
+
     model = Consent
     can_delete = False
     extra = 0
-    max_num = 1
-    fields = ("trade_replication_enabled", "consent_given_at", "consent_token", "ip_address", "user_agent")
-    readonly_fields = ("consent_given_at", "consent_token", "ip_address", "user_agent")
+    max_num = 0
+    fields = (
+        ("trade_replication_enabled", "consent_given_at", "terms_version"),
+        ("recorded_by", "recorded_by_actor", "reference"),
+        ("ip_address", "user_agent"),
+        ("revoked_at", "revoked_by"),
+    )
+    readonly_fields = tuple(name for row in fields for name in row)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
+class RecordConsentForm(forms.Form):
+    """Consent the follower gave elsewhere, recorded on the operator's word with a reference to evidence."""
+
+    reference = forms.CharField(
+        max_length=v.REFERENCE_MAX_LENGTH,
+        validators=[v.validate_printable],
+        help_text='Where the evidence is, e.g. "signed form #123" or "recorded call 2025-01-31 10:02".',
+    )
+    terms_version = forms.CharField(
+        max_length=v.TERMS_VERSION_MAX_LENGTH,
+        required=False,
+        validators=[v.validate_printable],
+        help_text="The version of the terms the follower agreed to, if known.",
+    )
+    confirm = forms.BooleanField(
+        label="I hold the follower's consent to trade replication and the evidence named above."
+    )
+
+
+# ------------------------------------------------------------------------------------------ credentials
 class CredentialInline(admin.StackedInline):
     """Credential state only: secrets as last 4 characters; replaced through the form, never edited here."""
 
@@ -73,10 +177,11 @@ class CredentialInline(admin.StackedInline):
     fields = (
         ("api_key_masked", "api_secret_masked"),
         ("access_token_masked", "broker_session_id_masked"),
-        ("session_status", "session_obtained_at", "last_verified_at"),
+        ("effective_state", "session_obtained_at", "last_verified_at"),
+        ("replacement", "pending_since"),
         "last_error",
     )
-    readonly_fields = fields[0] + fields[1] + fields[2] + ("last_error",)
+    readonly_fields = (*(name for row in fields[:-1] for name in row), "last_error")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -100,7 +205,60 @@ class CredentialInline(admin.StackedInline):
     def broker_session_id_masked(self, obj: BrokerCredential) -> str:
         return _masked(obj.broker_session_id)
 
+    @admin.display(description="Session")
+    def effective_state(self, obj: BrokerCredential) -> str:
+        return session_state(obj)
 
+    @admin.display(description="Replacement token")
+    def replacement(self, obj: BrokerCredential) -> str:
+        if not obj.has_pending_token:
+            return "—"
+        return f"{_masked(obj.pending_session_token)} waits for its check (the working session stays in use)"
+
+
+class ReplaceCredentialForm(forms.Form):
+    """Write-only: fields are never pre-filled; blank fields keep the stored value."""
+
+    api_key = forms.CharField(
+        required=False,
+        max_length=v.API_KEY_MAX_LENGTH,
+        validators=[v.validate_header_safe],
+        widget=forms.PasswordInput(render_value=False),
+        strip=True,
+    )
+    api_secret = forms.CharField(
+        required=False,
+        max_length=v.API_KEY_MAX_LENGTH,
+        validators=[v.validate_header_safe],
+        widget=forms.PasswordInput(render_value=False),
+        strip=True,
+    )
+    access_token = forms.CharField(
+        required=False,
+        max_length=v.TOKEN_MAX_LENGTH,
+        validators=[v.validate_header_safe],
+        widget=forms.PasswordInput(render_value=False),
+        strip=True,
+        help_text="A session token pasted from elsewhere: unverified until a check passes (one runs at "
+        "once). Over a session that works today it waits as the replacement until that check accepts it.",
+    )
+    broker_session_id = forms.CharField(
+        required=False,
+        max_length=v.TOKEN_MAX_LENGTH,
+        validators=[v.validate_header_safe],
+        widget=forms.PasswordInput(render_value=False),
+        strip=True,
+    )
+    clear_session = forms.BooleanField(required=False, help_text="Forget the current session token.")
+
+    def clean(self):
+        data = super().clean()
+        if not any(data.get(n) for n in BrokerCredential.ENCRYPTED_FIELDS) and not data.get("clear_session"):
+            raise ValidationError("Enter at least one value (blank fields keep the stored value).")
+        return data
+
+
+# ---------------------------------------------------------------------------------------------- accounts
 class AccountForm(forms.ModelForm):
     class Meta:
         model = Account
@@ -124,27 +282,7 @@ class AccountForm(forms.ModelForm):
         return data
 
 
-class ReplaceCredentialForm(forms.Form):
-    """Write-only: fields are never pre-filled; blank fields keep the stored value."""
-
-    api_key = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False), strip=True)
-    api_secret = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False), strip=True)
-    access_token = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput(render_value=False),
-        strip=True,
-        help_text="A session token pasted from elsewhere (stored as unverified until the next check).",
-    )
-    broker_session_id = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False), strip=True
-    )
-    clear_session = forms.BooleanField(required=False, help_text="Forget the current session token.")
-
-    def clean(self):
-        data = super().clean()
-        if not any(data.get(n) for n in BrokerCredential.ENCRYPTED_FIELDS) and not data.get("clear_session"):
-            raise ValidationError("Enter at least one value (blank fields keep the stored value).")
-        return data
+_EDITABLE = ("account_id", "name", "client_id", "api_flavor", "status", "paper")
 
 
 @admin.register(Account)
@@ -159,6 +297,7 @@ class AccountAdmin(admin.ModelAdmin):
         "api_flavor",
         "copy_trading",
         "paper",
+        "consent_state",
         "session_badge",
         "login_link",
     )
@@ -168,6 +307,7 @@ class AccountAdmin(admin.ModelAdmin):
         "copy_trading_active",
         "paper",
         "api_flavor",
+        "consent__trade_replication_enabled",
         "credential__session_status",
     )
     search_fields = ("account_id", "name", "client_id")
@@ -178,6 +318,7 @@ class AccountAdmin(admin.ModelAdmin):
         "session_badge",
         "login_link",
         "replace_credential_link",
+        "consent_buttons",
         "created_at",
         "updated_at",
     )
@@ -185,34 +326,70 @@ class AccountAdmin(admin.ModelAdmin):
         (None, {"fields": ("account_id", "role", "name", "client_id", "api_flavor", "status", "paper")}),
         ("Copy trading", {"fields": ("copy_trading_active", "stopped_at", "stopped_by")}),
         ("Session", {"fields": ("session_badge", "login_link", "replace_credential_link")}),
+        ("Consent", {"fields": ("consent_buttons",)}),
         ("Timestamps", {"fields": ("created_at", "updated_at")}),
     )
     inlines = (RiskConfigInline, ConsentInline, CredentialInline)
-    actions = ("stop_copy", "resume_copy", "enable_accounts", "disable_accounts", "check_sessions")
+    actions = (
+        "stop_copy",
+        "resume_copy",
+        "enable_accounts",
+        "disable_accounts",
+        "check_sessions",
+        "send_consent_links",
+        "revoke_consents",
+    )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("credential")
+        return super().get_queryset(request).select_related("credential", "consent")
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
         return (*fields, "role") if obj is not None else fields
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.role != Account.Role.FOLLOWER:
+            return tuple(fs for fs in fieldsets if fs[0] != "Consent")
+        return fieldsets
+
+    def get_inlines(self, request, obj):
+        # A new account gets its defaults from the service; a master has no risk config or consent.
+        if obj is None:
+            return ()
+        if obj.role != Account.Role.FOLLOWER:
+            return (CredentialInline,)
+        return self.inlines
 
     # -------------------------------------------------------------------------------- columns
     @admin.display(description="Copy", boolean=True, ordering="copy_trading_active")
     def copy_trading(self, obj: Account) -> bool:
         return obj.copy_trading_active
 
+    @admin.display(description="Consent")
+    def consent_state(self, obj: Account) -> str:
+        if obj.role != Account.Role.FOLLOWER:
+            return "—"
+        consent = getattr(obj, "consent", None)
+        if consent is not None and consent.trade_replication_enabled:
+            return f"✅ given ({(consent.recorded_by or 'unknown').lower()})"
+        if consent is not None and consent.revoked_at:
+            return "❌ revoked"
+        return "⚠️ none"
+
     @admin.display(description="Session")
     def session_badge(self, obj: Account) -> str:
         credential = credential_of(obj)
-        if session_ready_today(credential):
-            color, text = "#176c2d", "✅ ready for today"
-        elif credential is None or credential.session_status == BrokerCredential.SessionStatus.MISSING:
-            color, text = "#a31515", "❌ no session"
-        elif credential.session_status == BrokerCredential.SessionStatus.EXPIRED:
-            color, text = "#a31515", "❌ expired"
-        else:
-            color, text = "#a86400", "⚠️ not verified today"
+        state = session_state(credential)
+        status = BrokerCredential.SessionStatus
+        color, text = {
+            status.VALID: ("#176c2d", "✅ ready for today"),
+            status.UNVERIFIED: ("#a86400", "⚠️ not verified today"),
+            status.EXPIRED: ("#a31515", "❌ expired"),
+            status.MISSING: ("#a31515", "❌ no session"),
+        }[state]
+        if credential is not None and credential.has_pending_token:
+            text += " (replacement token waiting for its check)"
         return format_html('<span style="color:{};font-weight:bold">{}</span>', color, text)
 
     @admin.display(description="Alice Blue")
@@ -227,27 +404,56 @@ class AccountAdmin(admin.ModelAdmin):
         url = reverse("admin:accounts_account_replace_credential", args=[obj.pk])
         return format_html('<a class="button" href="{}">Replace credential</a>', url)
 
-    # ------------------------------------------------------------------------------- saving
-    def save_model(self, request, obj: Account, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        audit_admin_change(
-            actor=_actor(request),
-            obj=obj,
-            changed=list(form.changed_data),
-            action="account.changed" if change else "account.created",
+    @admin.display(description="Consent")
+    def consent_buttons(self, obj: Account) -> str:
+        if obj.pk is None:
+            return "—"
+        return format_html(
+            '<a class="button" href="{}">Send consent link</a> '
+            '<a class="button" href="{}">Revoke consent</a> '
+            '<a class="button" href="{}">Record consent on the follower\'s behalf</a>',
+            reverse("admin:accounts_account_consent_link", args=[obj.pk]),
+            reverse("admin:accounts_account_consent_revoke", args=[obj.pk]),
+            reverse("admin:accounts_account_consent_record", args=[obj.pk]),
         )
 
+    # ------------------------------------------------------------------------------- saving
+    def save_model(self, request, obj: Account, form, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            values = {name: data[name] for name in form.changed_data if name in _EDITABLE}
+            saved = account_update(account=obj, actor=_actor(request), **values)
+        else:
+            saved = account_create(
+                account_id=data["account_id"],
+                role=data["role"],
+                client_id=data.get("client_id", ""),
+                name=data.get("name", ""),
+                api_flavor=data.get("api_flavor") or None,
+                status=data["status"],
+                paper=data.get("paper", False),
+                actor=_actor(request),
+            )
+        # The admin goes on with `obj` (log entry, messages, redirect): point it at the row the service wrote.
+        for field in obj._meta.concrete_fields:
+            if not field.generated:
+                setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding, obj._state.db = False, saved._state.db
+
     def save_formset(self, request, form, formset, change: bool) -> None:
-        super().save_formset(request, form, formset, change)
+        if formset.model is not RiskConfig:
+            # Consent and credential inlines are read-only: nothing to save.
+            super().save_formset(request, form, formset, change)
+            return
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
-            if inline_form.has_changed() and inline_form.instance.pk:
-                name = inline_form.instance._meta.model_name
-                audit_admin_change(
-                    actor=_actor(request),
-                    obj=inline_form.instance,
-                    changed=list(inline_form.changed_data),
-                    action=f"{name}.changed",
-                )
+            if not inline_form.has_changed():
+                continue
+            values = {name: inline_form.cleaned_data.get(name) for name in RiskConfigForm.Meta.fields}
+            config = risk_config_replace(
+                follower_id=form.instance.account_id, actor=_actor(request), **values
+            )
+            formset.changed_objects.append((config, list(inline_form.changed_data)))
 
     # ------------------------------------------------------------------------------ actions
     def _each(self, request, queryset, fn, verb: str) -> None:
@@ -310,7 +516,30 @@ class AccountAdmin(admin.ModelAdmin):
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         self.message_user(request, f"Checked {sum(counts.values())} session(s): {summary}.", messages.INFO)
 
-    # -------------------------------------------------------------------- replace credential
+    @admin.action(description="Send consent link to the selected followers (shows the links)")
+    def send_consent_links(self, request, queryset):
+        links, failed = [], []
+        for account in queryset.filter(role=Account.Role.FOLLOWER):
+            try:
+                links.append((account, consent_link_issue(account=account, actor=_actor(request))))
+            except ApplicationError as exc:
+                failed.append(f"{account.account_id}: {exc.message}")
+        if failed:
+            self.message_user(request, f"No link for {len(failed)}: " + "; ".join(failed), messages.ERROR)
+        if not links:
+            return None
+        return self._consent_page(request, title="Consent links", links=links)
+
+    @admin.action(description="Revoke consent of the selected followers")
+    def revoke_consents(self, request, queryset) -> None:
+        self._each(
+            request,
+            queryset.filter(role=Account.Role.FOLLOWER),
+            lambda a: consent_revoke(account=a, actor=_actor(request)),
+            "Revoked consent of",
+        )
+
+    # ------------------------------------------------------------------------------- custom views
     def get_urls(self):
         custom = [
             path(
@@ -318,14 +547,97 @@ class AccountAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.replace_credential_view),
                 name="accounts_account_replace_credential",
             ),
+            path(
+                "<int:pk>/consent-link/",
+                self.admin_site.admin_view(self.consent_link_view),
+                name="accounts_account_consent_link",
+            ),
+            path(
+                "<int:pk>/consent-revoke/",
+                self.admin_site.admin_view(self.consent_revoke_view),
+                name="accounts_account_consent_revoke",
+            ),
+            path(
+                "<int:pk>/consent-record/",
+                self.admin_site.admin_view(self.consent_record_view),
+                name="accounts_account_consent_record",
+            ),
         ]
         return custom + super().get_urls()
 
-    @method_decorator(sensitive_post_parameters(*BrokerCredential.ENCRYPTED_FIELDS))
-    def replace_credential_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def _account_to_change(self, request: HttpRequest, pk: int, *, follower: bool = False) -> Account:
         account = get_object_or_404(Account, pk=pk)
         if not self.has_change_permission(request, account):
             raise PermissionDenied
+        if follower and account.role != Account.Role.FOLLOWER:
+            raise PermissionDenied
+        return account
+
+    def _change_url(self, account: Account) -> str:
+        return reverse("admin:accounts_account_change", args=[account.pk])
+
+    def _consent_page(self, request: HttpRequest, **context) -> TemplateResponse:
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, **context}
+        return TemplateResponse(request, CONSENT_TEMPLATE, context)
+
+    def consent_link_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        account = self._account_to_change(request, pk, follower=True)
+        if request.method != "POST":
+            return self._consent_page(
+                request,
+                title=f"Send consent link: {account.account_id}",
+                account=account,
+                intro="Issue a new consent link for this follower. Any link issued before stops working. "
+                "Send the link to the follower: it opens a page with the terms, where they agree.",
+                submit="Issue consent link",
+            )
+        try:
+            link = consent_link_issue(account=account, actor=_actor(request))
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(self._change_url(account))
+        return self._consent_page(request, title="Consent link", account=account, links=[(account, link)])
+
+    def consent_revoke_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        account = self._account_to_change(request, pk, follower=True)
+        if request.method != "POST":
+            return self._consent_page(
+                request,
+                title=f"Revoke consent: {account.account_id}",
+                account=account,
+                intro="No new order will be copied into this follower's account (exits still flow), and "
+                "every consent link issued to them stops working.",
+                submit="Revoke consent",
+            )
+        consent_revoke(account=account, actor=_actor(request))
+        self.message_user(request, f"Consent revoked for {account.account_id}.", messages.SUCCESS)
+        return HttpResponseRedirect(self._change_url(account))
+
+    def consent_record_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        account = self._account_to_change(request, pk, follower=True)
+        form = RecordConsentForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            consent_record_by_operator(
+                follower_id=account.account_id,
+                reference=form.cleaned_data["reference"],
+                terms_version=form.cleaned_data["terms_version"],
+                actor=_actor(request),
+            )
+            self.message_user(request, f"Consent recorded for {account.account_id}.", messages.SUCCESS)
+            return HttpResponseRedirect(self._change_url(account))
+        return self._consent_page(
+            request,
+            title=f"Record consent on the follower's behalf: {account.account_id}",
+            account=account,
+            intro="Only for consent the follower gave elsewhere (a signed form, a recorded call). Prefer a "
+            "consent link: the follower then agrees themselves and the evidence is recorded for you.",
+            form=form,
+            submit="Record consent",
+        )
+
+    @method_decorator(sensitive_post_parameters(*BrokerCredential.ENCRYPTED_FIELDS))
+    def replace_credential_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        account = self._account_to_change(request, pk)
         form = ReplaceCredentialForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -336,9 +648,22 @@ class AccountAdmin(admin.ModelAdmin):
                 access_token="" if clear else (data["access_token"] or None),
                 broker_session_id="" if clear else (data["broker_session_id"] or None),
             )
-            credential_replace(account=account, values=values, actor=_actor(request))
-            self.message_user(request, f"Credential replaced for {account.account_id}.", messages.SUCCESS)
-            return HttpResponseRedirect(reverse("admin:accounts_account_change", args=[account.pk]))
+            try:
+                credential = credential_replace(account=account, values=values, actor=_actor(request))
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                if credential.has_pending_token:
+                    message = (
+                        f"Credential replaced for {account.account_id}: the new token waits for its check; "
+                        "the working session stays in use until it passes."
+                    )
+                else:
+                    message = (
+                        f"Credential replaced for {account.account_id} (session {session_state(credential)})."
+                    )
+                self.message_user(request, message, messages.SUCCESS)
+                return HttpResponseRedirect(self._change_url(account))
         context = {
             **self.admin_site.each_context(request),
             "title": f"Replace credential: {account.account_id}",
@@ -346,6 +671,7 @@ class AccountAdmin(admin.ModelAdmin):
             "form": form,
             "opts": self.model._meta,
             "credential": credential_of(account),
+            "session_state": session_state(credential_of(account)),
         }
         return TemplateResponse(request, "admin/accounts/account/replace_credential.html", context)
 
@@ -371,17 +697,16 @@ class MasterSettingsAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        row, _ = MasterSettings.objects.get_or_create(pk=MasterSettings.SINGLETON_ID)
+        row = MasterSettings.objects.filter(pk=MasterSettings.SINGLETON_ID).first()
+        if row is None:
+            # Never saved: the defaults apply; the add form shows them and saving goes through the service.
+            return HttpResponseRedirect(reverse("admin:accounts_mastersettings_add"))
         return HttpResponseRedirect(reverse("admin:accounts_mastersettings_change", args=[row.pk]))
 
     def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        audit_record(
-            actor=_actor(request),
-            action="master_settings.updated",
-            target="master_settings",
-            details={"changed": {n: str(form.cleaned_data[n]) for n in form.changed_data}},
-        )
+        names = form.changed_data if change else list(form.cleaned_data)
+        master_settings_update(actor=_actor(request), **{name: form.cleaned_data[name] for name in names})
+        obj._state.adding, obj._state.db = False, "default"
 
 
 @admin.register(AuditEvent)

@@ -32,19 +32,25 @@ from accounts.selectors import (
     follower_risk_config_get,
     master_get_active,
     master_settings_get,
-    session_ready_today,
+    session_state,
 )
 from accounts.services.accounts import (
     CredentialInput,
     account_copy_trading_set,
-    consent_record,
     credential_upsert,
     follower_create,
     master_settings_update,
     risk_config_replace,
 )
+from accounts.services.consent import (
+    CONSENT_REQUIRED_MESSAGE,
+    consent_link_issue,
+    consent_record_by_operator,
+    consent_revoke,
+)
 from accounts.services.sessions import (
     PENDING_LOGIN_SESSION_KEY,
+    REPLACEMENT_REFUSED,
     account_session_check,
     master_disconnect,
     vendor_login_complete,
@@ -73,16 +79,10 @@ def _parse(serializer_class, data) -> dict[str, Any]:
     return serializer.validated_data
 
 
-def _client_ip(request: Request) -> str:
-    forwarded = request.headers.get("x-forwarded-for", "")
-    if forwarded:
-        return forwarded.split(",")[0].strip()
-    return request.headers.get("x-real-ip") or request.META.get("REMOTE_ADDR") or "unknown"
-
-
 def _follower_data(account: Account) -> dict[str, Any]:
     credential = credential_of(account)
     consent = getattr(account, "consent", None)
+    state = session_state(credential)
     return {
         "follower_id": account.account_id,
         "name": account.name,
@@ -92,9 +92,25 @@ def _follower_data(account: Account) -> dict[str, Any]:
         "paper": account.paper,
         "copy_trading_active": account.copy_trading_active,
         "consent_given": bool(consent and consent.trade_replication_enabled),
-        "session_status": credential.session_status if credential else BrokerCredential.SessionStatus.MISSING,
-        "session_ready_today": session_ready_today(credential),
+        "session_status": state,
+        "session_ready_today": state == BrokerCredential.SessionStatus.VALID,
+        "replacement_pending": bool(credential and credential.has_pending_token),
         "created_at": account.created_at,
+    }
+
+
+def _consent_data(account: Account) -> dict[str, Any] | None:
+    consent = getattr(account, "consent", None)
+    if consent is None:
+        return None
+    return {
+        "follower_id": account.account_id,
+        "enabled": consent.trade_replication_enabled,
+        "consentGivenAt": consent.consent_given_at,
+        "recordedBy": consent.recorded_by or None,
+        "reference": consent.reference,
+        "termsVersion": consent.terms_version,
+        "revokedAt": consent.revoked_at,
     }
 
 
@@ -145,7 +161,11 @@ class FollowersApi(APIView):
 
 
 class FollowerCredentialsApi(APIView):
-    """Store a follower's broker credentials (encrypted), or show them as last-4 characters."""
+    """Store a follower's broker credentials (encrypted), or show them as last-4 characters.
+
+    A new token is UNVERIFIED and checked in the background at once; over a session that works today it
+    waits as the replacement (`replacementPending`) and the working session stays in use until it passes.
+    """
 
     @extend_schema(
         operation_id="followers_credentials_save",
@@ -166,7 +186,13 @@ class FollowerCredentialsApi(APIView):
             ),
             actor=_actor(request),
         )
-        body = {"ok": True, "message": "Credentials saved successfully", "credentialId": credential.pk}
+        body = {
+            "ok": True,
+            "message": "Credentials saved successfully",
+            "credentialId": credential.pk,
+            "sessionStatus": session_state(credential),
+            "replacementPending": credential.has_pending_token,
+        }
         return Response(s.CredentialSavedOutput(body).data)
 
     @extend_schema(
@@ -189,7 +215,10 @@ class FollowerCredentialsApi(APIView):
                 "access_token_last4": mask_last4(credential.session_token),
                 "status": account.status,
                 "created_at": credential.created_at,
-                "session_status": credential.session_status,
+                "session_status": session_state(credential),
+                "replacement_pending": credential.has_pending_token,
+                "last_verified_at": credential.last_verified_at,
+                "last_error": credential.last_error,
             },
         }
         return Response(s.CredentialGetOutput(body).data)
@@ -222,20 +251,41 @@ class FollowerRiskConfigApi(APIView):
 
 
 class FollowerConsentApi(APIView):
-    """Record a follower's consent to trade replication (with IP and user agent), or read it."""
+    """Read a follower's consent and its evidence, or record consent the follower gave elsewhere.
+
+    Followers give consent themselves, on the page of a consent link (`POST /api/followers/consent-link`).
+    The operator may record consent obtained otherwise only with `recordedByOperator: true` and a
+    `reference` to the evidence; no IP or user agent is stored then (they would be the operator's).
+    """
 
     @extend_schema(
         operation_id="followers_consent_record",
         request=s.ConsentInput,
-        responses={200: s.ConsentSavedOutput, **ERRORS},
+        responses={
+            200: s.ConsentSavedOutput,
+            400: OpenApiResponse(
+                s.ErrorOutput,
+                description="Validation failed, or recordedByOperator/reference missing "
+                "(code consent_needs_follower: send the follower a consent link instead)",
+            ),
+            401: ERRORS[401],
+            404: ERRORS[404],
+        },
     )
     def post(self, request: Request) -> Response:
         data = _parse(s.ConsentInput, request.data)
-        consent = consent_record(
+        follower_get(follower_id=data["followerId"])
+        if not data["recordedByOperator"] or not data["reference"].strip():
+            raise ValidationFailed(
+                CONSENT_REQUIRED_MESSAGE,
+                code="consent_needs_follower",
+                extra={"fields": ["recordedByOperator", "reference"]},
+            )
+        consent = consent_record_by_operator(
             follower_id=data["followerId"],
-            consent_token=data.get("consentToken", ""),
-            ip_address=_client_ip(request),
-            user_agent=request.headers.get("user-agent", ""),
+            reference=data["reference"],
+            consent_token=data["consentToken"],
+            terms_version=data["termsVersion"],
             actor=_actor(request),
         )
         body = {"ok": True, "message": "Consent recorded successfully", "consentId": consent.pk}
@@ -249,15 +299,48 @@ class FollowerConsentApi(APIView):
     def get(self, request: Request) -> Response:
         query = _parse(s.FollowerIdQuery, request.query_params)
         account = follower_get(follower_id=query["followerId"])
-        consent = getattr(account, "consent", None)
-        data = None
-        if consent is not None:
-            data = {
-                "follower_id": account.account_id,
-                "enabled": consent.trade_replication_enabled,
-                "consentGivenAt": consent.consent_given_at,
-            }
-        return Response(s.ConsentGetOutput({"ok": True, "consent": data}).data)
+        return Response(s.ConsentGetOutput({"ok": True, "consent": _consent_data(account)}).data)
+
+
+class FollowerConsentRevokeApi(APIView):
+    """Withdraw a follower's consent (no more copies) and end every consent link issued to them."""
+
+    @extend_schema(
+        operation_id="followers_consent_revoke",
+        request=s.FollowerIdInput,
+        responses={200: s.ConsentRevokedOutput, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = _parse(s.FollowerIdInput, request.data)
+        account = follower_get(follower_id=data["followerId"])
+        consent_revoke(account=account, actor=_actor(request))
+        account = follower_list().get(pk=account.pk)
+        body = {
+            "ok": True,
+            "message": f"Consent revoked for {account.account_id}",
+            "consent": _consent_data(account),
+        }
+        return Response(s.ConsentRevokedOutput(body).data)
+
+
+class FollowerConsentLinkApi(APIView):
+    """Issue a signed, expiring consent link for the follower (older links stop working); send it to them."""
+
+    @extend_schema(
+        operation_id="followers_consent_link",
+        request=s.FollowerIdInput,
+        responses={
+            200: s.ConsentLinkOutput,
+            **ERRORS,
+            503: OpenApiResponse(s.ErrorOutput, description="COPYTRADE_PUBLIC_URL is not set"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _parse(s.FollowerIdInput, request.data)
+        account = follower_get(follower_id=data["followerId"])
+        link = consent_link_issue(account=account, actor=_actor(request))
+        body = {"ok": True, "url": link.url, "expiresAt": link.expires_at}
+        return Response(s.ConsentLinkOutput(body).data)
 
 
 class FollowerStopCopyApi(APIView):
@@ -304,7 +387,8 @@ class FollowerStopCopyApi(APIView):
 
 
 class FollowerTestConnectApi(APIView):
-    """Verify a follower's session with a real read call (profile) and record the result."""
+    """Verify a follower's session with a real read call (profile) and record the result (a replacement
+    token waiting for its check is tried first)."""
 
     @extend_schema(
         operation_id="followers_test_connect",
@@ -312,10 +396,10 @@ class FollowerTestConnectApi(APIView):
         responses={200: s.TestConnectOutput, **ERRORS, 502: OpenApiResponse(s.ErrorOutput)},
     )
     def get(self, request: Request) -> Response:
-        follower_id = request.query_params.get("followerId", "").strip()
-        if not follower_id:
+        if not request.query_params.get("followerId", "").strip():
             raise ValidationFailed("followerId required", extra={"field": "followerId"})
-        account = follower_get(follower_id=follower_id)
+        query = _parse(s.FollowerIdQuery, request.query_params)
+        account = follower_get(follower_id=query["followerId"])
         result = account_session_check(account=account, actor=_actor(request))
         if result.status == "MISSING":
             raise SessionMissing()
@@ -328,6 +412,8 @@ class FollowerTestConnectApi(APIView):
             "message": "Connected",
             "clientId": account.client_id,
             "sessionStatus": BrokerCredential.SessionStatus.VALID,
+            "replacementPending": result.replacement == "pending",
+            "warning": REPLACEMENT_REFUSED if result.replacement == "refused" else None,
         }
         return Response(s.TestConnectOutput(body).data)
 

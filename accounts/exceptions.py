@@ -36,3 +36,28 @@ class LoginRefused(ApplicationError):
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "login_refused"
     default_message = "Login refused"
+
+
+class ConsentLinkInvalid(ApplicationError):
+    """A consent link that is not ours: forged, tampered with or malformed."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "consent_link_invalid"
+    default_message = "This consent link is not valid. Ask the operator for a new link."
+
+
+class ConsentLinkGone(ApplicationError):
+    """A genuine consent link that no longer works: expired, used, revoked or replaced by a newer one."""
+
+    status_code = status.HTTP_410_GONE
+    default_code = "consent_link_gone"
+    default_message = (
+        "This consent link no longer works: it was used, revoked, or replaced by a newer link. "
+        "Ask the operator for a new link."
+    )
+
+
+class ConsentLinkNotConfigured(ApplicationError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "consent_link_not_configured"
+    default_message = "Consent links need COPYTRADE_PUBLIC_URL (this service's public address)"

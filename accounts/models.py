@@ -6,11 +6,38 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from accounts import risk_defaults
+from accounts import validators as v
 from accounts.fields import EncryptedTextField
+from broker import types as broker_types
 from copytrade.core.models import TimeStampedModel
+
+# Choices derived from the broker's enums, so the admin and the API offer exactly what the client can send;
+# a member without a label here shows its code.
+_LABELS = {
+    broker_types.ApiFlavor.OPENAPI: "Open API (v1)",
+    broker_types.ApiFlavor.LEGACY: "Legacy API",
+    broker_types.ProductType.MIS: "MIS (intraday)",
+    broker_types.ProductType.CNC: "CNC (delivery)",
+    broker_types.ProductType.NRML: "NRML (carry forward)",
+    broker_types.OrderType.MARKET: "MARKET",
+    broker_types.OrderType.LIMIT: "LIMIT",
+    broker_types.OrderType.SL: "SL (stop-loss limit)",
+    broker_types.OrderType.SLM: "SLM (stop-loss market)",
+}
+
+
+def _choices_of(name: str, enum) -> type[models.TextChoices]:
+    return models.TextChoices(name, [(m.name, (m.value, _LABELS.get(m, m.value))) for m in enum])
+
+
+ProductTypeChoices = _choices_of("ProductTypeChoices", broker_types.ProductType)
+OrderTypeChoices = _choices_of("OrderTypeChoices", broker_types.OrderType)
 
 
 def default_api_flavor() -> str:
@@ -18,11 +45,39 @@ def default_api_flavor() -> str:
 
 
 def default_product_types() -> list[str]:
-    return ["MIS", "CNC", "NRML"]
+    return list(risk_defaults.ALLOWED_PRODUCT_TYPES)
 
 
 def default_order_types() -> list[str]:
-    return ["MARKET", "LIMIT"]
+    return list(risk_defaults.ALLOWED_ORDER_TYPES)
+
+
+def _validate_choice_list(value, choices, label: str) -> None:
+    if not isinstance(value, list) or len(value) > v.LIST_MAX_ITEMS:
+        raise ValidationError(f"must be a list of at most {v.LIST_MAX_ITEMS} {label}")
+    unknown = sorted({str(item) for item in value} - set(choices.values))
+    if unknown:
+        raise ValidationError(f"unknown {label}: {', '.join(unknown)} (allowed: {', '.join(choices.values)})")
+
+
+def validate_product_types(value) -> None:
+    _validate_choice_list(value, ProductTypeChoices, "product types")
+
+
+def validate_order_types(value) -> None:
+    _validate_choice_list(value, OrderTypeChoices, "order types")
+
+
+def validate_instruments(value) -> None:
+    if not isinstance(value, list) or len(value) > v.LIST_MAX_ITEMS:
+        raise ValidationError(f"must be a list of at most {v.LIST_MAX_ITEMS} symbols")
+    for item in value:
+        if not isinstance(item, str) or not item or len(item) > v.SYMBOL_MAX_LENGTH:
+            raise ValidationError(f"each symbol must be 1 to {v.SYMBOL_MAX_LENGTH} characters")
+        v.validate_identifier(item)
+
+
+_QUANTITY = [MinValueValidator(v.QUANTITY_MIN), MaxValueValidator(v.QUANTITY_MAX)]
 
 
 class Account(TimeStampedModel):
@@ -37,19 +92,25 @@ class Account(TimeStampedModel):
         INACTIVE = "INACTIVE", "Inactive"
         SUSPENDED = "SUSPENDED", "Suspended"
 
-    class ApiFlavor(models.TextChoices):
-        OPENAPI = "openapi", "Open API (v1)"
-        LEGACY = "legacy", "Legacy API"
+    ApiFlavor = _choices_of("ApiFlavor", broker_types.ApiFlavor)
 
     account_id = models.CharField(
-        max_length=120,
+        max_length=v.ACCOUNT_ID_MAX_LENGTH,
         unique=True,
+        validators=[v.validate_identifier],
         help_text="External id, e.g. TEST-USER-1 or an e-mail (the seed's followerId).",
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.FOLLOWER)
-    name = models.CharField(max_length=255, blank=True, default="")
+    name = models.CharField(
+        max_length=v.NAME_MAX_LENGTH, blank=True, default="", validators=[v.validate_printable]
+    )
     client_id = models.CharField(
-        max_length=64, blank=True, default="", db_index=True, help_text="Alice Blue user id (UCC)."
+        max_length=v.CLIENT_ID_MAX_LENGTH,
+        blank=True,
+        default="",
+        db_index=True,
+        validators=[v.validate_header_safe],
+        help_text="Alice Blue user id (UCC).",
     )
     api_flavor = models.CharField(max_length=10, choices=ApiFlavor.choices, default=default_api_flavor)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
@@ -87,11 +148,13 @@ class BrokerCredential(TimeStampedModel):
     """An account's Alice Blue secrets (encrypted, bound to the account) and the state of its daily session.
 
     The session token used for API calls is `broker_session_id` when set (the seed's priority), else
-    `access_token`; every login flow stores it in `access_token` and clears `broker_session_id`.
+    `access_token`; every login flow stores it in `access_token` and clears `broker_session_id`. A token
+    pasted over a session that works today waits in `pending_session_token` until a read call accepts it.
     """
 
     class SessionStatus(models.TextChoices):
         VALID = "VALID", "Valid"
+        UNVERIFIED = "UNVERIFIED", "Unverified"
         EXPIRED = "EXPIRED", "Expired"
         MISSING = "MISSING", "Missing"
 
@@ -100,6 +163,8 @@ class BrokerCredential(TimeStampedModel):
     api_secret = EncryptedTextField(identity_attname="account_id")
     access_token = EncryptedTextField(identity_attname="account_id")
     broker_session_id = EncryptedTextField(identity_attname="account_id")
+    pending_session_token = EncryptedTextField(identity_attname="account_id")
+    pending_since = models.DateTimeField(null=True, blank=True)
     session_status = models.CharField(
         max_length=10, choices=SessionStatus.choices, default=SessionStatus.MISSING
     )
@@ -107,7 +172,7 @@ class BrokerCredential(TimeStampedModel):
     last_verified_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True, default="")
 
-    ENCRYPTED_FIELDS = ("api_key", "api_secret", "access_token", "broker_session_id")
+    ENCRYPTED_FIELDS = ("api_key", "api_secret", "access_token", "broker_session_id", "pending_session_token")
 
     class Meta:
         ordering = ["account_id"]
@@ -122,6 +187,18 @@ class BrokerCredential(TimeStampedModel):
     def session_token(self) -> str:
         return self.broker_session_id or self.access_token
 
+    def _stored(self, name: str) -> bool:
+        # Sealed ciphertext is truthy: whether a value is stored is known without decrypting it.
+        return bool(self.__dict__[name] if name in self.__dict__ else getattr(self, name))
+
+    @property
+    def has_session_token(self) -> bool:
+        return self._stored("broker_session_id") or self._stored("access_token")
+
+    @property
+    def has_pending_token(self) -> bool:
+        return self._stored("pending_session_token")
+
 
 class RiskConfig(TimeStampedModel):
     """A follower's risk rules and sizing (the seed's follower_risk_config, plus sizing mode)."""
@@ -131,16 +208,33 @@ class RiskConfig(TimeStampedModel):
         FIXED_QTY = "FIXED_QTY", "Fixed quantity"
 
     account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="risk_config")
-    lot_multiplier = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal("1.0"))
-    sizing_mode = models.CharField(max_length=10, choices=SizingMode.choices, default=SizingMode.MULTIPLIER)
-    fixed_quantity = models.PositiveIntegerField(null=True, blank=True)
-    max_quantity = models.PositiveIntegerField(default=100)
-    max_order_value = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
-    max_daily_loss = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
-    allowed_instruments = models.JSONField(default=list, blank=True)
-    allowed_product_types = models.JSONField(default=default_product_types, blank=True)
-    allowed_order_types = models.JSONField(default=default_order_types, blank=True)
-    enabled = models.BooleanField(default=True)
+    lot_multiplier = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        default=risk_defaults.LOT_MULTIPLIER,
+        validators=[MinValueValidator(Decimal("0.0001"))],
+    )
+    sizing_mode = models.CharField(
+        max_length=10, choices=SizingMode.choices, default=risk_defaults.SIZING_MODE
+    )
+    fixed_quantity = models.PositiveIntegerField(
+        null=True, blank=True, validators=_QUANTITY, help_text="Units per order in fixed-quantity sizing."
+    )
+    max_quantity = models.PositiveIntegerField(default=risk_defaults.MAX_QUANTITY, validators=_QUANTITY)
+    max_order_value = models.DecimalField(
+        max_digits=15, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))]
+    )
+    max_daily_loss = models.DecimalField(
+        max_digits=15, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))]
+    )
+    allowed_instruments = models.JSONField(default=list, blank=True, validators=[validate_instruments])
+    allowed_product_types = models.JSONField(
+        default=default_product_types, blank=True, validators=[validate_product_types]
+    )
+    allowed_order_types = models.JSONField(
+        default=default_order_types, blank=True, validators=[validate_order_types]
+    )
+    enabled = models.BooleanField(default=risk_defaults.ENABLED)
 
     class Meta:
         constraints = [
@@ -156,7 +250,17 @@ class RiskConfig(TimeStampedModel):
 
 
 class Consent(TimeStampedModel):
-    """A follower's recorded opt-in to trade replication."""
+    """A follower's opt-in to trade replication, with its evidence.
+
+    Given by the follower through a signed consent link (time, IP, user agent, terms version), or recorded
+    by an operator with a reference to consent obtained elsewhere (no IP or user agent: they would be the
+    operator's). `link_nonce` is in every consent link; a new link or a revocation replaces it, so older
+    links stop working.
+    """
+
+    class RecordedBy(models.TextChoices):
+        FOLLOWER = "FOLLOWER", "Follower (consent link)"
+        OPERATOR = "OPERATOR", "Operator (on the follower's behalf)"
 
     account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="consent")
     trade_replication_enabled = models.BooleanField(default=False)
@@ -164,6 +268,23 @@ class Consent(TimeStampedModel):
     consent_token = models.CharField(max_length=255, blank=True, default="")
     ip_address = models.CharField(max_length=45, blank=True, default="")
     user_agent = models.TextField(blank=True, default="")
+    terms_version = models.CharField(max_length=v.TERMS_VERSION_MAX_LENGTH, blank=True, default="")
+    recorded_by = models.CharField(max_length=10, choices=RecordedBy.choices, blank=True, default="")
+    recorded_by_actor = models.CharField(
+        max_length=150,
+        blank=True,
+        default="",
+        help_text="Who recorded it: an operator, or the follower.",
+    )
+    reference = models.CharField(
+        max_length=v.REFERENCE_MAX_LENGTH,
+        blank=True,
+        default="",
+        help_text="The operator's reference to consent obtained elsewhere, e.g. signed form #123.",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=150, blank=True, default="")
+    link_nonce = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     def __str__(self) -> str:
         return (
@@ -177,12 +298,27 @@ class MasterSettings(TimeStampedModel):
     SINGLETON_ID = 1
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
-    max_quantity_per_trade = models.PositiveIntegerField(default=1000)
-    max_daily_loss_percentage = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("5.00"))
-    min_lot_size = models.PositiveIntegerField(default=1)
-    default_lot_multiplier = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal("1"))
+    max_quantity_per_trade = models.PositiveIntegerField(default=1000, validators=_QUANTITY)
+    max_daily_loss_percentage = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("5.00"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    min_lot_size = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(v.LOT_SIZE_MIN), MaxValueValidator(v.LOT_SIZE_MAX)]
+    )
+    default_lot_multiplier = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0.0001"))],
+    )
     auto_liquidate_on_loss = models.BooleanField(default=False)
-    max_concurrent_trades = models.PositiveIntegerField(default=10)
+    max_concurrent_trades = models.PositiveIntegerField(
+        default=10,
+        validators=[MinValueValidator(v.CONCURRENT_TRADES_MIN), MaxValueValidator(v.CONCURRENT_TRADES_MAX)],
+    )
     auto_replicate_new_trades = models.BooleanField(default=True)
 
     class Meta:

@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
+from accounts.consent_links import consent_link_payload
 from accounts.encryption import DecryptionError
-from accounts.exceptions import CredentialUnreadable, FollowerNotFound, SessionMissing
-from accounts.models import Account, BrokerCredential, MasterSettings, RiskConfig
+from accounts.exceptions import ConsentLinkGone, CredentialUnreadable, FollowerNotFound, SessionMissing
+from accounts.models import Account, BrokerCredential, Consent, MasterSettings, RiskConfig
 from copytrade.core.exceptions import NotFound
 
 logger = logging.getLogger(__name__)
@@ -26,15 +28,51 @@ def market_today() -> date:
     return timezone.now().astimezone(ZoneInfo(settings.MARKET_TIME_ZONE)).date()
 
 
+def market_day_start(*, now: datetime | None = None) -> datetime:
+    """Midnight of today's market day (Asia/Kolkata), as an aware datetime."""
+    zone = ZoneInfo(settings.MARKET_TIME_ZONE)
+    local = (now or timezone.now()).astimezone(zone)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def session_state(credential: BrokerCredential | None, *, now: datetime | None = None) -> str:
+    """The session's effective state, the one truth the API, the CLI and the admin show.
+
+    VALID only when a read call succeeded today (Asia/Kolkata); a VALID session not verified today, or a
+    stored token no call has proven yet, is UNVERIFIED; else EXPIRED or MISSING.
+    """
+    status = BrokerCredential.SessionStatus
+    if credential is None or credential.session_status == status.MISSING:
+        return status.MISSING
+    if credential.session_status == status.EXPIRED:
+        return status.EXPIRED
+    verified = credential.last_verified_at
+    if (
+        credential.session_status == status.VALID
+        and verified is not None
+        and verified >= market_day_start(now=now)
+    ):
+        return status.VALID
+    return status.UNVERIFIED
+
+
 def session_ready_today(credential: BrokerCredential | None, *, now: datetime | None = None) -> bool:
     """VALID and verified today (Asia/Kolkata): the account can trade this session."""
-    if credential is None or credential.session_status != BrokerCredential.SessionStatus.VALID:
+    return session_state(credential, now=now) == BrokerCredential.SessionStatus.VALID
+
+
+def broker_calls_allowed(credential: BrokerCredential | None) -> bool:
+    """Whether the replication engine may call Alice Blue with this session (VALID or UNVERIFIED + a token).
+
+    An UNVERIFIED session is tried: the call itself is the check (account_session_mark_verified or
+    account_session_mark_expired record its outcome).
+    """
+    if credential is None or not credential.has_session_token:
         return False
-    if credential.last_verified_at is None:
-        return False
-    zone = ZoneInfo(settings.MARKET_TIME_ZONE)
-    today = (now or timezone.now()).astimezone(zone).date()
-    return credential.last_verified_at.astimezone(zone).date() == today
+    return credential.session_status in (
+        BrokerCredential.SessionStatus.VALID,
+        BrokerCredential.SessionStatus.UNVERIFIED,
+    )
 
 
 def follower_list() -> QuerySet[Account]:
@@ -96,16 +134,6 @@ def credential_of(account: Account) -> BrokerCredential | None:
         return None
 
 
-def broker_calls_allowed(credential: BrokerCredential | None) -> bool:
-    """Whether a broker call with this session is worth making: not when it is missing or known expired."""
-    if credential is None:
-        return False
-    return credential.session_status not in (
-        BrokerCredential.SessionStatus.EXPIRED,
-        BrokerCredential.SessionStatus.MISSING,
-    )
-
-
 def accounts_with_token() -> list[Account]:
     """Accounts that hold a session token, master first (the seed's /api/admin/accounts list)."""
     accounts = Account.objects.select_related("credential").filter(credential__isnull=False)
@@ -114,13 +142,35 @@ def accounts_with_token() -> list[Account]:
 
 
 def account_ids_to_check() -> list[int]:
-    """Active accounts with a stored session: what the pre-market session check verifies."""
+    """Active accounts with a stored session (VALID, UNVERIFIED or EXPIRED) or a replacement token waiting:
+    what the pre-market session check verifies."""
+    status = BrokerCredential.SessionStatus
+    stored = Q(credential__session_status__in=[status.VALID, status.UNVERIFIED, status.EXPIRED]) | Q(
+        credential__pending_since__isnull=False
+    )
     return list(
         Account.objects.filter(status=Account.Status.ACTIVE, credential__isnull=False)
-        .exclude(Q(credential__session_status=BrokerCredential.SessionStatus.MISSING))
+        .filter(stored)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def consent_link_read(*, token: str) -> tuple[Account, str]:
+    """The follower a consent link is for, and its nonce; ConsentLinkInvalid (400) or ConsentLinkGone (410)
+    when the link is forged, tampered with, expired, or its follower is gone. The nonce is compared by the
+    caller, under the consent row's lock."""
+    account_pk, nonce = consent_link_payload(token)
+    account = Account.objects.filter(pk=account_pk, role=Account.Role.FOLLOWER).first()
+    if account is None:
+        raise ConsentLinkGone()
+    return account, nonce
+
+
+def consent_link_is_current(*, account: Account, nonce: str) -> bool:
+    """Whether `nonce` is the follower's current link nonce (a newer link or a revocation replaces it)."""
+    current = Consent.objects.filter(account=account).values_list("link_nonce", flat=True).first() or ""
+    return bool(current) and constant_time_compare(current, nonce)
 
 
 def master_settings_get() -> MasterSettings:
@@ -139,12 +189,14 @@ def credential_session_token(credential: BrokerCredential | None) -> str:
         raise CredentialUnreadable() from exc
 
 
-def account_broker_session(*, account: Account):
-    """The broker Session built from the account's decrypted credential; SessionMissing without one
-    (CredentialUnreadable, a SessionMissing, when it cannot be decrypted)."""
+def account_broker_session(*, account: Account, token: str | None = None):
+    """The broker Session built from the account's decrypted credential (or the given `token`, e.g. a
+    replacement being checked); SessionMissing without one (CredentialUnreadable, a SessionMissing, when it
+    cannot be decrypted)."""
     from broker.types import ApiFlavor, Session
 
-    token = credential_session_token(credential_of(account))
+    if token is None:
+        token = credential_session_token(credential_of(account))
     if not token:
         raise SessionMissing(f"No broker session for {account.account_id}: log in with Alice Blue first")
     return Session(
@@ -155,11 +207,12 @@ def account_broker_session(*, account: Account):
     )
 
 
-def account_broker_client(*, account: Account) -> AliceBlueClient:
-    """A broker client acting with the account's session (the replication engine's entry point)."""
+def account_broker_client(*, account: Account, token: str | None = None) -> AliceBlueClient:
+    """A broker client acting with the account's session (the replication engine's entry point), or with
+    `token` instead of the stored one."""
     from broker.conf import client_from_settings
 
-    session = account_broker_session(account=account)
+    session = account_broker_session(account=account, token=token)
     return client_from_settings(flavor=account.api_flavor, session=session)
 
 

@@ -1,4 +1,4 @@
-"""Celery tasks of the accounts app (ids in messages, never secrets)."""
+"""Celery tasks of the accounts app (ids in messages, never secrets); enqueued through accounts.dispatch."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from accounts.dispatch import SESSION_CHECK_TASK, session_check_enqueue
 from accounts.models import Account
 from accounts.selectors import account_ids_to_check
 from accounts.services.sessions import account_session_check
@@ -15,16 +16,16 @@ logger = logging.getLogger(__name__)
 SESSION_CHECK_ACTOR = "system:session_check"
 
 
-@shared_task(name="accounts.tasks.session_check_task", ignore_result=True)
+@shared_task(name=SESSION_CHECK_TASK, ignore_result=True)
 def session_check_task(account_pk: int | None = None) -> None:
     """Verify one account's session (by primary key), or, without an id, enqueue one check per account."""
     if account_pk is None:
         ids = account_ids_to_check()
         logger.info("session check: %d accounts", len(ids))
         for pk in ids:
-            session_check_task.delay(pk)
+            session_check_enqueue(account_pk=pk)
         return
-    account = Account.objects.select_related("credential").filter(pk=account_pk).first()
+    account = Account.objects.filter(pk=account_pk).first()
     if account is None:
         return
     account_session_check(account=account, actor=SESSION_CHECK_ACTOR)

@@ -267,7 +267,10 @@ def create_followers(api: str, sim_url: str, count: int) -> list[str]:
                 "followers/risk-config",
                 {"followerId": follower_id, "lot_multiplier": "1", "max_quantity": 100},
             ),
-            ("followers/consent", {"followerId": follower_id}),
+            (
+                "followers/consent",
+                {"followerId": follower_id, "recordedByOperator": True, "reference": "bench follower"},
+            ),
         ]
         for path, body in calls:
             answer = http.post(f"{api}/api/{path}", json=body, headers=headers, timeout=30)
@@ -279,7 +282,23 @@ def create_followers(api: str, sim_url: str, count: int) -> list[str]:
         return follower_id
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(one, range(1, count + 1)))
+        created = list(pool.map(one, range(1, count + 1)))
+    wait_sessions_verified(api, set(created))
+    return created
+
+
+def wait_sessions_verified(api: str, follower_ids: set[str], timeout: float = 120.0) -> None:
+    """A stored token is UNVERIFIED until the workers' background check proves it: wait for every one."""
+    deadline = time.monotonic() + timeout
+    waiting = set(follower_ids)
+    while waiting and time.monotonic() < deadline:
+        answer = requests.get(f"{api}/api/followers", headers={"x-qa-secret": QA_SECRET}, timeout=30)
+        valid = {f["follower_id"] for f in answer.json()["followers"] if f["session_status"] == "VALID"}
+        waiting -= valid
+        if waiting:
+            time.sleep(0.5)
+    if waiting:
+        raise BenchError(f"{len(waiting)} follower sessions not verified after {timeout:.0f} s")
 
 
 def prime_risk_snapshots(group: ProcessGroup, sim_url: str, followers: int) -> str:

@@ -266,6 +266,10 @@ ALICE_NON_ORDER_BUDGET_STORAGE = env.str(
 QUANTUM_ALPHA_SECRET = env.str("QUANTUM_ALPHA_SECRET", default="")
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 COPYTRADE_REQUIRE_CONSENT = env.bool("COPYTRADE_REQUIRE_CONSENT", default=True)
+# This service's public address (scheme + host, no path): consent links sent to followers are built from it.
+COPYTRADE_PUBLIC_URL = env.str("COPYTRADE_PUBLIC_URL", default="")
+# A consent link works for this many hours, once; a newer link or a revocation ends it sooner.
+COPYTRADE_CONSENT_LINK_MAX_AGE_HOURS = env.int("COPYTRADE_CONSENT_LINK_MAX_AGE_HOURS", default=72)
 REPLICATION_SYNC_TIMEOUT = env.float("REPLICATION_SYNC_TIMEOUT", default=5.0)
 # Placement: attempts per follower order (the `attempts` column caps retries, not Celery), backoff in seconds.
 REPLICATION_MAX_ATTEMPTS = env.int("REPLICATION_MAX_ATTEMPTS", default=4)

@@ -18,6 +18,8 @@ urlpatterns = [
     path("api/", include((api_patterns, "api"))),
     path("api/", include("accounts.urls")),
     path("api/", include("replication.urls")),
+    # The follower's consent page, reached through a signed link (public: no operator auth).
+    path("consent/", include("accounts.public_urls")),
     # Last: anything else under /api/ is a JSON 404, never an HTML page.
     re_path(r"^api/", api_not_found),
 ]

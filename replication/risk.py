@@ -13,11 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
+from accounts import risk_defaults
+
 MULTIPLIER = "MULTIPLIER"
 FIXED_QTY = "FIXED_QTY"
 DEFAULT_MAX_QUANTITY = 100  # the seed: a missing or zero max_quantity means 100
 
 SESSION_VALID = "VALID"
+SESSION_UNVERIFIED = "UNVERIFIED"  # stored, not yet proven by a call: tried (the call is the check)
+SESSION_USABLE = (SESSION_VALID, SESSION_UNVERIFIED)
 SESSION_EXPIRED = "EXPIRED"
 SESSION_UNREADABLE = "UNREADABLE"  # the stored credential cannot be decrypted
 
@@ -56,16 +60,16 @@ class FollowerRules:
     copy_trading_active: bool = True
     consent_given: bool = True
     session_status: str = SESSION_VALID
-    enabled: bool = True
-    sizing_mode: str = MULTIPLIER
-    lot_multiplier: Decimal = Decimal("1")
-    fixed_quantity: int | None = None
-    max_quantity: int | None = DEFAULT_MAX_QUANTITY
-    max_order_value: Decimal | None = None
-    max_daily_loss: Decimal | None = None
-    allowed_instruments: tuple[str, ...] = ()
-    allowed_product_types: tuple[str, ...] = ("MIS", "CNC", "NRML")
-    allowed_order_types: tuple[str, ...] = ("MARKET", "LIMIT")
+    enabled: bool = risk_defaults.ENABLED
+    sizing_mode: str = risk_defaults.SIZING_MODE
+    lot_multiplier: Decimal = risk_defaults.LOT_MULTIPLIER
+    fixed_quantity: int | None = risk_defaults.FIXED_QUANTITY
+    max_quantity: int | None = risk_defaults.MAX_QUANTITY
+    max_order_value: Decimal | None = risk_defaults.MAX_ORDER_VALUE
+    max_daily_loss: Decimal | None = risk_defaults.MAX_DAILY_LOSS
+    allowed_instruments: tuple[str, ...] = risk_defaults.ALLOWED_INSTRUMENTS
+    allowed_product_types: tuple[str, ...] = risk_defaults.ALLOWED_PRODUCT_TYPES
+    allowed_order_types: tuple[str, ...] = risk_defaults.ALLOWED_ORDER_TYPES
 
 
 @dataclass(frozen=True)
@@ -266,7 +270,7 @@ def evaluate_entry_static(
     switched_off = entry_switch_reason(rules=rules, limits=limits)
     if switched_off:
         return Decision(reason=switched_off)
-    if rules.session_status != SESSION_VALID:
+    if rules.session_status not in SESSION_USABLE:
         return Decision(reason=_SESSION_REASONS.get(rules.session_status, REASON_NO_SESSION))
     symbol = trade.symbol.strip().upper()
     if rules.allowed_instruments and not (

@@ -1,1 +1,1 @@
-"""Writes and side effects of the accounts app, by topic: accounts, sessions, tokens, audit."""
+"""Writes and side effects of the accounts app, by topic: accounts, sessions, consent, tokens, audit."""

@@ -1,9 +1,8 @@
-"""Account, credential, risk-config, consent and master-settings writes; each writes an AuditEvent."""
+"""Account, credential, risk-config and master-settings writes; each writes an AuditEvent."""
 
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -12,9 +11,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.models import Account, BrokerCredential, Consent, MasterSettings, RiskConfig
+from accounts import risk_defaults
+from accounts.dispatch import session_check_enqueue
+from accounts.models import Account, BrokerCredential, MasterSettings, RiskConfig
 from accounts.selectors import follower_get
 from accounts.services.audit import audit_record
+from accounts.services.sessions import session_check_needed, session_token_apply
+from accounts.validators import API_KEY_MAX_LENGTH, TOKEN_MAX_LENGTH, model_check, secret_check
 from copytrade.core.exceptions import Conflict, ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -44,25 +47,32 @@ class CredentialInput:
             if getattr(self, name) is not None
         ]
 
+    def check(self) -> None:
+        """ValidationFailed (naming the field, never the value) unless every given value can be sent."""
+        for name in ("api_key", "api_secret"):
+            secret_check(field=name, value=getattr(self, name) or "", max_length=API_KEY_MAX_LENGTH)
+        for name in ("access_token", "broker_session_id"):
+            secret_check(field=name, value=getattr(self, name) or "", max_length=TOKEN_MAX_LENGTH)
 
+
+@sensitive_variables("credential", "values")
 def _credential_apply(
-    credential: BrokerCredential, values: CredentialInput, *, session_changed_at=None
-) -> list[str]:
+    credential: BrokerCredential, values: CredentialInput, *, keep_working_session: bool = True
+) -> tuple[list[str], str]:
+    """Set the given secrets on a locked credential (unsaved); returns the changed field names and what
+    happened to the session (see sessions.session_token_apply)."""
     changed = values.changed_fields()
-    for name in changed:
-        setattr(credential, name, getattr(values, name))
-    if "access_token" in changed or "broker_session_id" in changed:
-        if credential.session_token:
-            credential.session_status = BrokerCredential.SessionStatus.VALID
-            credential.session_obtained_at = session_changed_at or timezone.now()
-            # A pasted token is unverified until a read call succeeds (session check / test-connect).
-            credential.last_verified_at = None
-            credential.last_error = ""
-        else:
-            credential.session_status = BrokerCredential.SessionStatus.MISSING
-            credential.session_obtained_at = None
-            credential.last_verified_at = None
-    return changed
+    for name in ("api_key", "api_secret"):
+        if name in changed:
+            setattr(credential, name, getattr(values, name))
+    outcome = session_token_apply(
+        credential,
+        access_token=values.access_token,
+        broker_session_id=values.broker_session_id,
+        now=timezone.now(),
+        keep_working_session=keep_working_session,
+    )
+    return changed, outcome
 
 
 @transaction.atomic
@@ -76,23 +86,29 @@ def follower_create(
     paper: bool = False,
     credential: CredentialInput | None = None,
 ) -> Account:
-    """Create a follower with default risk config (and credentials when given); Conflict if the id exists."""
-    if Account.objects.filter(account_id=follower_id).exists():
-        raise Conflict(f"Account {follower_id} already exists", code="account_exists")
-    fields: dict[str, Any] = {"account_id": follower_id, "client_id": client_id, "name": name, "paper": paper}
-    if api_flavor:
-        fields["api_flavor"] = api_flavor
-    try:
-        with transaction.atomic():
-            account = Account.objects.create(role=Account.Role.FOLLOWER, **fields)
-    except IntegrityError as exc:
-        raise Conflict(f"Account {follower_id} already exists", code="account_exists") from exc
-    RiskConfig.objects.create(account=account)
+    """Create a follower with default risk config (and credentials when given); Conflict if the id exists.
+
+    A session token given here is UNVERIFIED and checked in the background once this commits.
+    """
+    if credential is not None:
+        credential.check()
+    account = account_create(
+        account_id=follower_id,
+        role=Account.Role.FOLLOWER,
+        client_id=client_id,
+        name=name,
+        api_flavor=api_flavor,
+        paper=paper,
+        actor=actor,
+        audit=False,
+    )
     changed: list[str] = []
     if credential is not None and credential.changed_fields():
         cred = BrokerCredential(account=account)
-        changed = _credential_apply(cred, credential)
+        changed, outcome = _credential_apply(cred, credential)
         cred.save()
+        if session_check_needed(cred, outcome):
+            session_check_enqueue(account_pk=account.pk)
     audit_record(
         actor=actor,
         action="follower.created",
@@ -100,6 +116,77 @@ def follower_create(
         details={"client_id": client_id, "credential_fields_set": changed, "paper": paper},
     )
     logger.info("follower created: %s", follower_id)
+    return account
+
+
+_ACCOUNT_FIELDS = ("name", "client_id", "api_flavor", "status", "paper")
+
+
+@transaction.atomic
+def account_create(
+    *,
+    account_id: str,
+    role: str,
+    actor: str,
+    client_id: str = "",
+    name: str = "",
+    api_flavor: str | None = None,
+    status: str = Account.Status.ACTIVE,
+    paper: bool = False,
+    audit: bool = True,
+) -> Account:
+    """Create an account (a follower gets the default risk config); Conflict if the id exists or it would be a
+    second active master; ValidationFailed naming the field for a value out of bounds."""
+    account = Account(
+        account_id=account_id, role=role, client_id=client_id, name=name, status=status, paper=paper
+    )
+    if api_flavor:
+        account.api_flavor = api_flavor
+    model_check(account)
+    if Account.objects.filter(account_id=account_id).exists():
+        raise Conflict(f"Account {account_id} already exists", code="account_exists")
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError as exc:
+        if Account.objects.filter(account_id=account_id).exists():
+            raise Conflict(f"Account {account_id} already exists", code="account_exists") from exc
+        raise Conflict("Another account is already the active master", code="master_exists") from exc
+    if role == Account.Role.FOLLOWER:
+        RiskConfig.objects.create(account=account)
+    if audit:
+        audit_record(
+            actor=actor,
+            action="account.created",
+            target=account_id,
+            details={"role": role, **{name: getattr(account, name) for name in _ACCOUNT_FIELDS}},
+        )
+    logger.info("account created: %s (%s)", account_id, role)
+    return account
+
+
+@transaction.atomic
+def account_update(*, account: Account, actor: str, **values: Any) -> Account:
+    """Change an account's name, client id, API flavour, status or paper switch (never its id or role)."""
+    unknown = set(values) - set(_ACCOUNT_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"Cannot change: {', '.join(sorted(unknown))}", code="invalid")
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    changed = {name: value for name, value in values.items() if getattr(account, name) != value}
+    if not changed:
+        return account
+    for name, value in changed.items():
+        setattr(account, name, value)
+    model_check(account)
+    try:
+        with transaction.atomic():
+            account.save(update_fields=[*changed, "updated_at"])
+    except IntegrityError as exc:
+        raise Conflict("Another account is already the active master", code="master_exists") from exc
+    audit_record(
+        actor=actor, action="account.updated", target=account.account_id, details={"changed": changed}
+    )
+    logger.info("account %s updated: %s", account.account_id, ",".join(sorted(changed)))
     return account
 
 
@@ -146,6 +233,7 @@ def master_create(
     if api_flavor:
         account.api_flavor = api_flavor
     account.status = Account.Status.ACTIVE
+    model_check(account)
     try:
         with transaction.atomic():
             account.save()
@@ -174,36 +262,38 @@ def credential_upsert(
 def credential_replace(
     *, account: Account, actor: str, values: CredentialInput, client_id: str | None = None
 ) -> BrokerCredential:
-    """Replace some of an account's secrets; the audit log names the fields, never the values."""
-    credential, created = BrokerCredential.objects.select_for_update().get_or_create(account=account)
-    changed = _credential_apply(credential, values)
-    credential.save()
-    if client_id is not None and client_id != account.client_id:
+    """Replace some of an account's secrets; the audit log names the fields, never the values.
+
+    A new session token is UNVERIFIED and checked in the background on commit; over a session that works
+    today it waits as the pending replacement instead (the working session stays in use until a check
+    accepts the new one). A new client id means a new Alice Blue user: its token simply replaces the session.
+    """
+    values.check()
+    client_changed = client_id is not None and client_id != account.client_id
+    if client_changed:
         account.client_id = client_id
+        model_check(account, exclude=["account_id", "role", "name", "api_flavor", "status"])
+    credential, created = BrokerCredential.objects.select_for_update().get_or_create(account=account)
+    changed, outcome = _credential_apply(credential, values, keep_working_session=not client_changed)
+    credential.save()
+    if client_changed:
         account.save(update_fields=["client_id", "updated_at"])
         changed.append("client_id")
     audit_record(
         actor=actor,
         action="credential.replaced",
         target=account.account_id,
-        details={"fields": changed, "created": created},
+        details={"fields": changed, "created": created, "session": outcome},
     )
-    logger.info("credential replaced for %s: fields=%s", account.account_id, ",".join(changed))
+    logger.info(
+        "credential replaced for %s: fields=%s session=%s", account.account_id, ",".join(changed), outcome
+    )
+    if session_check_needed(credential, outcome):
+        session_check_enqueue(account_pk=account.pk)
     return credential
 
 
-RISK_DEFAULTS: dict[str, Any] = {
-    "lot_multiplier": Decimal("1.0"),
-    "sizing_mode": RiskConfig.SizingMode.MULTIPLIER,
-    "fixed_quantity": None,
-    "max_quantity": 100,
-    "max_order_value": None,
-    "max_daily_loss": None,
-    "allowed_instruments": [],
-    "allowed_product_types": ["MIS", "CNC", "NRML"],
-    "allowed_order_types": ["MARKET", "LIMIT"],
-    "enabled": True,
-}
+RISK_DEFAULTS: dict[str, Any] = risk_defaults.as_dict()
 
 
 @transaction.atomic
@@ -212,11 +302,14 @@ def risk_config_replace(*, follower_id: str, actor: str, **values: Any) -> RiskC
     unknown = set(values) - set(RISK_DEFAULTS)
     if unknown:
         raise ValidationFailed(f"Unknown risk config fields: {', '.join(sorted(unknown))}")
-    data = {**RISK_DEFAULTS, **{k: v for k, v in values.items() if v is not None}}
+    data = {**risk_defaults.as_dict(), **{k: v for k, v in values.items() if v is not None}}
     if data["sizing_mode"] == RiskConfig.SizingMode.FIXED_QTY and not data["fixed_quantity"]:
         raise ValidationFailed("fixed_quantity: required when sizing_mode is FIXED_QTY", code="invalid")
     for name in ("allowed_instruments", "allowed_product_types", "allowed_order_types"):
-        data[name] = [str(item).strip().upper() for item in data[name] if str(item).strip()]
+        data[name] = list(
+            dict.fromkeys(str(item).strip().upper() for item in data[name] if str(item).strip())
+        )
+    model_check(RiskConfig(**data), exclude=["account"])
     account = follower_get(follower_id=follower_id, for_update=True)
     config, created = RiskConfig.objects.select_for_update().get_or_create(account=account, defaults=data)
     before = {name: getattr(config, name) for name in RISK_DEFAULTS}
@@ -236,35 +329,6 @@ def risk_config_replace(*, follower_id: str, actor: str, **values: Any) -> RiskC
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items()}
-
-
-@transaction.atomic
-def consent_record(
-    *, follower_id: str, actor: str, consent_token: str = "", ip_address: str = "", user_agent: str = ""
-) -> Consent:
-    """Record the follower's opt-in (upsert); does not touch the stop/resume switch."""
-    account = follower_get(follower_id=follower_id, for_update=True)
-    consent, _ = Consent.objects.select_for_update().get_or_create(account=account)
-    consent.trade_replication_enabled = True
-    consent.consent_given_at = timezone.now()
-    consent.consent_token = consent_token or f"consent-{secrets.token_hex(12)}"
-    consent.ip_address = (ip_address or "unknown")[:45]
-    consent.user_agent = user_agent
-    consent.save()
-    audit_record(
-        actor=actor, action="consent.recorded", target=follower_id, details={"ip_address": consent.ip_address}
-    )
-    return consent
-
-
-@transaction.atomic
-def consent_revoke(*, account: Account, actor: str) -> None:
-    updated = Consent.objects.filter(account=account).update(
-        trade_replication_enabled=False, updated_at=timezone.now()
-    )
-    audit_record(
-        actor=actor, action="consent.revoked", target=account.account_id, details={"existed": bool(updated)}
-    )
 
 
 @transaction.atomic
@@ -325,12 +389,14 @@ def master_settings_update(*, actor: str, **values: Any) -> MasterSettings:
     unknown = set(values) - set(MASTER_SETTINGS_FIELDS)
     if unknown:
         raise ValidationFailed(f"Unknown settings: {', '.join(sorted(unknown))}")
-    row, _ = MasterSettings.objects.select_for_update().get_or_create(pk=MasterSettings.SINGLETON_ID)
+    row = MasterSettings.objects.select_for_update().filter(pk=MasterSettings.SINGLETON_ID).first()
+    row = row or MasterSettings(pk=MasterSettings.SINGLETON_ID)
     changed = {}
     for name, value in values.items():
         if value is not None and getattr(row, name) != value:
             setattr(row, name, value)
             changed[name] = value
+    model_check(row, exclude=["id"])
     row.save()
     audit_record(
         actor=actor,
@@ -339,9 +405,3 @@ def master_settings_update(*, actor: str, **values: Any) -> MasterSettings:
         details={"changed": _jsonable(changed)},
     )
     return row
-
-
-def audit_admin_change(*, actor: str, obj: Any, changed: list[str], action: str) -> None:
-    """Record a change made through an admin form (field names, plus values for non-secret models)."""
-    label = getattr(getattr(obj, "account", None), "account_id", None) or str(obj)
-    audit_record(actor=actor, action=action, target=label, details={"changed": sorted(changed)})

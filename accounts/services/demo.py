@@ -10,12 +10,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from accounts.models import Account
-from accounts.services.accounts import (
-    consent_record,
-    follower_create,
-    master_create,
-    risk_config_replace,
-)
+from accounts.services.accounts import follower_create, master_create, risk_config_replace
+from accounts.services.consent import consent_record_by_operator
 from accounts.services.sessions import account_session_store
 from broker.simulator.control_client import SimulatorClient
 
@@ -99,7 +95,9 @@ def demo_accounts_ensure(*, simulator: SimulatorClient) -> list[Account]:
                 lot_multiplier=demo.lot_multiplier,
                 allowed_instruments=list(demo.allowed_instruments),
             )
-            consent_record(follower_id=demo.account_id, actor=ACTOR)
+            consent_record_by_operator(
+                follower_id=demo.account_id, actor=ACTOR, reference="make run demo data (no real follower)"
+            )
         account_session_store(
             account=follower,
             token=_simulator_session(simulator, demo),

@@ -12,6 +12,7 @@ from accounts.models import Account
 from accounts.selectors import account_find_by_user_id
 from accounts.services.accounts import follower_create
 from accounts.services.sessions import account_session_store
+from accounts.validators import TOKEN_MAX_LENGTH, secret_check
 from copytrade.core.exceptions import NotFound, ValidationFailed
 
 
@@ -38,7 +39,19 @@ def tokens_file_read(*, path: Path) -> dict[str, str]:
     bad = [str(k) for k, v in data.items() if not isinstance(v, str) or not v.strip() or not str(k).strip()]
     if bad:
         raise ValidationFailed(f"{path}: entries without a token string: {', '.join(sorted(bad))}")
-    return {str(k).strip(): v.strip() for k, v in data.items()}
+    tokens = {str(k).strip(): v.strip() for k, v in data.items()}
+    unsendable = []
+    for user_id, token in tokens.items():
+        try:
+            secret_check(field="token", value=token, max_length=TOKEN_MAX_LENGTH)
+        except ValidationFailed:
+            unsendable.append(user_id)
+    if unsendable:
+        raise ValidationFailed(
+            f"{path}: tokens that are not printable ASCII (or longer than {TOKEN_MAX_LENGTH} characters) "
+            f"cannot be sent to Alice Blue: {', '.join(sorted(unsendable))}"
+        )
+    return tokens
 
 
 @transaction.atomic
@@ -46,7 +59,8 @@ def tokens_import(*, tokens: dict[str, str], actor: str, create_missing: bool = 
     """Store every token on its account in one transaction (all or nothing).
 
     A userId matches an account's account_id or client_id. Unknown userIds fail the whole import unless
-    `create_missing`, which creates them as followers (never as the master).
+    `create_missing`, which creates them as followers (never as the master). Imported tokens are UNVERIFIED
+    (or wait as the replacement of a session that works today) and are checked in the background.
     """
     result = TokensImportResult()
     resolved: list[tuple[str, Account | None]] = [

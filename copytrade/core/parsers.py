@@ -18,21 +18,24 @@ _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def check_parsed(data: Any, *, max_depth: int = MAX_DEPTH) -> None:
-    """ParseError when `data` nests deeper than `max_depth` or a string or key has NUL or a lone surrogate."""
-    stack: list[tuple[Any, int]] = [(data, 1)]
+    """ParseError when `data` nests deeper than `max_depth` or a string or key has NUL or a lone surrogate
+    (the message names where, as "trade.id" or "follower_ids.0")."""
+    stack: list[tuple[Any, int, str]] = [(data, 1, "")]
     while stack:
-        value, depth = stack.pop()
+        value, depth, where = stack.pop()
         if isinstance(value, str):
             if _UNSTORABLE.search(value):
-                raise ParseError("JSON strings must not contain NUL characters or lone surrogates")
+                label = f"{where}: " if where else ""
+                raise ParseError(f"{label}JSON strings must not contain NUL characters or lone surrogates")
         elif isinstance(value, dict | list):
             if depth > max_depth:
                 raise ParseError(f"JSON nested more than {max_depth} levels deep")
-            if isinstance(value, dict):
-                stack.extend((key, depth) for key in value)
-                stack.extend((item, depth + 1) for item in value.values())
-            else:
-                stack.extend((item, depth + 1) for item in value)
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                path = f"{where}.{key}" if where else str(key)
+                if isinstance(key, str) and _UNSTORABLE.search(key):
+                    raise ParseError("JSON keys must not contain NUL characters or lone surrogates")
+                stack.append((item, depth + 1, path))
 
 
 class BoundedJSONParser(JSONParser):

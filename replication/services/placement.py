@@ -26,7 +26,7 @@ from accounts.selectors import (
     market_today,
     master_settings_get,
 )
-from accounts.services.sessions import account_session_mark_expired
+from accounts.services.sessions import account_session_mark_expired, account_session_note_success
 from broker.exceptions import (
     BrokerAuthError,
     BrokerError,
@@ -385,6 +385,7 @@ def _record_ack(mapping: OrderMapping, ack: OrderAck) -> Outcome:
     )
     if not applied:
         log_moved_meanwhile(mapping.pk, ack.order_id)
+    account_session_note_success(account=mapping.follower)
     logger.info(
         "[ALICE-BLUE] Order placed successfully for %s: %s", mapping.follower.account_id, ack.order_id
     )

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.exceptions import SessionMissing
 from accounts.models import Account
 from accounts.selectors import account_broker_client, master_settings_get
+from accounts.services.sessions import account_session_note_success
 from broker.client import AliceBlueClient
 from broker.exceptions import BrokerError, BrokerOutcomeUnknownError
 from broker.types import OrderAck
@@ -168,4 +169,6 @@ def order_mappings_place_batch(*, mapping_ids: list[int]) -> BatchOutcome:
                 acked.append((mapping, result))
                 statuses[mapping.pk] = Status.ACTIVE
         _record_acks(acked)
+        for follower in {mapping.follower_id: mapping.follower for mapping, _ack in acked}.values():
+            account_session_note_success(account=follower)
     return BatchOutcome(statuses=statuses, retry=retry)

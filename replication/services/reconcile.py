@@ -22,7 +22,7 @@ from accounts.selectors import (
     credential_of,
     master_settings_get,
 )
-from accounts.services.sessions import account_session_mark_expired
+from accounts.services.sessions import account_session_mark_expired, account_session_note_success
 from broker.exceptions import BrokerAuthError, BrokerError
 from replication import dispatch, states
 from replication.models import OrderAction, OrderMapping
@@ -74,6 +74,7 @@ def order_mapping_reconcile(*, mapping_id: int) -> Outcome:
         logger.warning("[RECONCILE] mapping %s: order book unreadable (%s); trying again", mapping.pk, code)
         _note(mapping, f"Outcome unknown; order book unreadable ({code}): reconciling")
         return Outcome(Status.UNKNOWN, retry_in=_again_in(mapping))
+    account_session_note_success(account=follower)
     if found is not None:
         order_mapping_apply_order(mapping=mapping, order=found, from_statuses=(Status.UNKNOWN,))
         logger.info(

@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.exceptions import SessionMissing
 from accounts.models import Account, BrokerCredential
 from accounts.selectors import account_broker_client, broker_calls_allowed, credential_of, master_settings_get
-from accounts.services.sessions import account_session_mark_expired
+from accounts.services.sessions import account_session_mark_expired, account_session_note_success
 from broker.exceptions import BrokerAuthError, BrokerError
 from broker.types import Funds
 from replication import risk, selectors
@@ -174,6 +174,7 @@ def follower_risk_snapshot_refresh(*, follower_pk: int) -> FollowerRiskSnapshot 
         _record_error(follower, f"Positions/limits unreadable: {code}")
         logger.warning("[RISK] follower %s: positions/limits unreadable (%s)", follower.account_id, code)
         return None
+    account_session_note_success(account=follower)
     snapshot, _created = FollowerRiskSnapshot.objects.update_or_create(
         follower=follower,
         defaults={

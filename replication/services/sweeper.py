@@ -10,8 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.exceptions import SessionMissing
-from accounts.selectors import account_broker_client
-from accounts.services.sessions import account_session_mark_expired
+from accounts.selectors import account_broker_client, broker_calls_allowed, credential_of
+from accounts.services.sessions import account_session_mark_expired, account_session_note_success
 from broker.exceptions import BrokerAuthError, BrokerError
 from replication import dispatch, selectors, states
 from replication.models import OrderAction, OrderMapping, TradeEvent
@@ -40,15 +40,14 @@ def follower_orders_sync(*, follower_pk: int) -> int:
     if not mappings:
         return 0
     account = mappings[0].follower
+    if not broker_calls_allowed(credential_of(account)):
+        return 0
     try:
         book = account_broker_client(account=account).order_book()
     except BrokerAuthError as exc:
+        # account_session_mark_expired logs the change (once); no more calls until a new session is stored.
         account_session_mark_expired(account=account, reason=f"Session expired: {exc.message}")
-        logger.warning(
-            "[ORDER-SYNC] follower %s: session expired; %d orders not synced",
-            account.account_id,
-            len(mappings),
-        )
+        logger.info("[ORDER-SYNC] follower %s: %d orders not synced", account.account_id, len(mappings))
         return 0
     except (BrokerError, SessionMissing) as exc:
         code = getattr(exc, "code", type(exc).__name__)
@@ -56,6 +55,7 @@ def follower_orders_sync(*, follower_pk: int) -> int:
         level = logging.INFO if code == "budget_exhausted" else logging.WARNING
         logger.log(level, "[ORDER-SYNC] follower %s: order book unreadable (%s)", account.account_id, code)
         return 0
+    account_session_note_success(account=account)
     by_id = {order.order_id: order for order in book}
     by_tag = {order.tag: order for order in book if order.tag}
     changed = 0

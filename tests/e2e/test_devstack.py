@@ -44,7 +44,8 @@ def _demo_secret(var_dir) -> str:
 
 
 def _seed_walk_through(*, web: str, sim: str, secret: str) -> None:
-    """Register a follower, give credentials, risk config and consent, replicate, read mappings, exit."""
+    """Register a follower, give credentials (checked in the background), risk config and consent (through a
+    consent link), replicate, read mappings, exit."""
     api = requests.Session()
     api.headers.update({"x-qa-secret": secret})
 
@@ -56,23 +57,43 @@ def _seed_walk_through(*, web: str, sim: str, secret: str) -> None:
     requests.post(f"{sim}/sim/accounts", json={"userId": "ABC123"}, timeout=10).raise_for_status()
     token = requests.post(f"{sim}/sim/sessions", json={"userId": "ABC123"}, timeout=10).json()["sessionId"]
     post("/api/followers", {"followerId": "TEST-USER-1", "clientId": "ABC123"})
-    assert (
-        post(
-            "/api/followers/credentials",
-            {
-                "followerId": "TEST-USER-1",
-                "clientId": "ABC123",
-                "apiKey": "your-follower-api-key",
-                "accessToken": token,
-            },
-        )["message"]
-        == "Credentials saved successfully"
+    saved = post(
+        "/api/followers/credentials",
+        {
+            "followerId": "TEST-USER-1",
+            "clientId": "ABC123",
+            "apiKey": "your-follower-api-key",
+            "accessToken": token,
+        },
     )
+    assert saved["message"] == "Credentials saved successfully"
+    assert saved["sessionStatus"] == "UNVERIFIED"
+    # the stack's worker checks the new token in the background: VALID once a read call succeeded
+    deadline, status = time.monotonic() + 30, None
+    while time.monotonic() < deadline and status != "VALID":
+        shown = api.get(f"{web}/api/followers/credentials", params={"followerId": "TEST-USER-1"}, timeout=10)
+        status = shown.json()["credential"]["session_status"]
+        time.sleep(0.2)
+    assert status == "VALID"
     post(
         "/api/followers/risk-config",
         {"followerId": "TEST-USER-1", "lot_multiplier": 0.5, "max_quantity": 100},
     )
-    post("/api/followers/consent", {"followerId": "TEST-USER-1"})
+    # consent: the follower opens the consent link, reads the terms and agrees
+    link = post("/api/followers/consent-link", {"followerId": "TEST-USER-1"})
+    assert link["url"].startswith(f"{web}/consent/")
+    browser = requests.Session()
+    assert browser.get(link["url"], timeout=10).status_code == 200
+    agreed = browser.post(
+        link["url"],
+        data={"agree": "yes", "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        headers={"Referer": link["url"]},
+        timeout=10,
+    )
+    assert agreed.status_code == 200
+    assert "your consent is recorded" in agreed.text
+    consent = api.get(f"{web}/api/followers/consent", params={"followerId": "TEST-USER-1"}, timeout=10)
+    assert consent.json()["consent"]["recordedBy"] == "FOLLOWER"
     trade = {"id": "M-TEST-001", "symbol": "SBIN", "side": "BUY", "quantity": 100, "price": 500.50}
     replicated = post("/api/trades/replicate", {"trade": trade})
     results = {r["follower_id"]: r for r in replicated["results"]}

@@ -20,7 +20,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.encryption import mask_last4
 from accounts.models import Account
-from accounts.selectors import account_find_by_user_id, accounts_with_token, session_ready_today
+from accounts.selectors import (
+    account_find_by_user_id,
+    accounts_with_token,
+    session_ready_today,
+    session_state,
+)
 from accounts.services.sessions import (
     account_session_check,
     account_session_from_api_key,
@@ -73,7 +78,10 @@ class Command(BaseCommand):
             action="store_true",
             help="create unknown userIds as follower accounts (never as the master)",
         )
-        refresh = sub.add_parser("refresh", help="Verify sessions with a read call; mark VALID or EXPIRED.")
+        refresh = sub.add_parser(
+            "refresh",
+            help="Verify sessions with a read call (a replacement token first); mark VALID or EXPIRED.",
+        )
         refresh.add_argument("user_ids", nargs="*", metavar="userId")
         refresh.add_argument(
             "--all", action="store_true", help="every account with a token (default: not ready today)"
@@ -125,9 +133,17 @@ class Command(BaseCommand):
             account_session_from_api_key(account=account, api_key=api_key, actor=actor)
             source = "legacy API key"
         account.refresh_from_db()
-        token = account.credential.session_token
+        credential = account.credential
         self.stdout.write(self.style.SUCCESS(f"✅ Token saved for {account.account_id} ({source})"))
-        self.stdout.write(f"  • {account.account_id}: {_mask(token)}")
+        if credential.has_pending_token:
+            self.stdout.write(
+                f"  • {account.account_id}: {_mask(credential.pending_session_token)} waits for its check; "
+                f"the working session {_mask(credential.session_token)} stays in use until it passes"
+            )
+        else:
+            self.stdout.write(
+                f"  • {account.account_id}: {_mask(credential.session_token)} ({_state(credential)})"
+            )
 
     # ----------------------------------------------------------------------------------------- list
     def handle_list(self, **_) -> None:
@@ -138,10 +154,9 @@ class Command(BaseCommand):
         self.stdout.write("📋 Stored tokens:")
         for account in accounts:
             credential = account.credential
-            ready = "ready today" if session_ready_today(credential) else "not verified today"
             self.stdout.write(
                 f"  • {account.account_id}: {_mask(credential.session_token)} "
-                f"({account.role.lower()}, {credential.session_status}, {ready})"
+                f"({account.role.lower()}, {_state(credential)})"
             )
 
     # --------------------------------------------------------------------------------------- import
@@ -155,7 +170,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  + created follower {account_id}")
         self.stdout.write(
             self.style.SUCCESS(
-                f"✅ Imported {len(result.updated)} tokens from {path} (unverified until `tokens refresh`)."
+                f"✅ Imported {len(result.updated)} tokens from {path}: UNVERIFIED until a check passes "
+                "(one runs in the background now; `tokens refresh` checks at once)."
             )
         )
 
@@ -177,6 +193,14 @@ class Command(BaseCommand):
             self.stdout.write(style(f"  • {account.account_id}: {result.status}{detail}"))
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         self.stdout.write(f"Verified {len(accounts)} sessions: {summary}")
+
+
+def _state(credential) -> str:
+    """The effective session state (selectors.session_state), as the API and the admin show it."""
+    state = session_state(credential)
+    ready = "ready today" if state == "VALID" else "not ready: verify it (tokens refresh)"
+    pending = ", replacement pending" if credential.has_pending_token else ""
+    return f"{state}, {ready}{pending}"
 
 
 def _mask(token: str) -> str:

@@ -48,3 +48,27 @@ def sim_settings(settings, sim):
     settings.ALICE_API_SECRET = "sim-app-secret"
     settings.ALICE_LOGIN_URL = sim.base_url + "/"
     return settings
+
+
+@pytest.fixture
+def worker(sim_settings):
+    """A real Celery worker (threads) in this process, consuming the configured broker (Redis or files).
+
+    Needs `django_db(transaction=True)`: the worker's threads only see committed rows. Messages left in the
+    queue by an earlier run are purged first, so they cannot act on this run's rows.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from copytrade.celery import app
+
+    options = app.conf.broker_transport_options
+    saved = dict(options)
+    if app.conf.broker_url.startswith("filesystem"):
+        options["polling_interval"] = 0.05
+    app.control.purge()
+    try:
+        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=15):
+            yield
+    finally:
+        options.clear()
+        options.update(saved)

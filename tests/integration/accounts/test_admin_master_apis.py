@@ -23,6 +23,8 @@ ENDPOINTS = [
     ("post", "/api/followers/risk-config"),
     ("get", "/api/followers/consent?followerId=TEST-USER-1"),
     ("post", "/api/followers/consent"),
+    ("post", "/api/followers/consent/revoke"),
+    ("post", "/api/followers/consent-link"),
     ("get", "/api/followers/stop-copy-trading?followerId=TEST-USER-1"),
     ("patch", "/api/followers/stop-copy-trading"),
     ("get", "/api/followers/test-connect?followerId=TEST-USER-1"),

@@ -35,7 +35,8 @@ def test_create_follower_really_creates_it_with_defaults(api):
     assert data["ok"] is True
     assert data["message"] == "Follower added successfully"
     assert data["follower"]["follower_id"] == "TEST-USER-1"
-    assert data["follower"]["session_status"] == "VALID"
+    assert data["follower"]["session_status"] == "UNVERIFIED"
+    assert data["follower"]["session_ready_today"] is False
     assert "key-1234567890abcd" not in response.content.decode()
     account = Account.objects.get(account_id="TEST-USER-1")
     assert account.role == Account.Role.FOLLOWER
@@ -118,6 +119,8 @@ def test_credentials_post_stores_encrypted_and_get_shows_last4(api):
         "ok": True,
         "message": "Credentials saved successfully",
         "credentialId": BrokerCredential.objects.get().pk,
+        "sessionStatus": "UNVERIFIED",
+        "replacementPending": False,
     }
     assert shown.status_code == 200
     credential = shown.json()["credential"]
@@ -130,6 +133,9 @@ def test_credentials_post_stores_encrypted_and_get_shows_last4(api):
         "status",
         "created_at",
     }
+    assert credential["session_status"] == "UNVERIFIED"
+    assert credential["replacement_pending"] is False
+    assert credential["last_verified_at"] is None
     assert credential["api_key_last4"] == "2222"
     assert credential["access_token_last4"] == "5678"
     assert credential["client_id"] == "AB1001"
@@ -155,7 +161,7 @@ def test_credentials_post_updates_in_place(api):
     credential = BrokerCredential.objects.get(pk=first.pk)
     assert credential.access_token == "new-token-123456789012"
     assert credential.api_key == "old-api-key-00000000"
-    assert credential.session_status == "VALID"
+    assert credential.session_status == "UNVERIFIED"
     assert credential.last_verified_at is None
 
 
@@ -312,41 +318,18 @@ def test_risk_config_unknown_follower_and_missing_config(api):
 
 
 # ---------------------------------------------------------------------------- /api/followers/consent
-def test_consent_post_records_ip_and_user_agent(api):
-    # given
-    FollowerFactory(account_id="TEST-USER-1")
-    # when
-    response = api.post(
-        "/api/followers/consent",
-        {"followerId": "TEST-USER-1", "consentToken": "tok-1"},
-        format="json",
-        headers={"x-forwarded-for": "203.0.113.9, 10.0.0.1", "user-agent": "UA/1"},
-    )
-    fetched = api.get("/api/followers/consent", {"followerId": "TEST-USER-1"})
-    # then
-    consent = Consent.objects.get()
-    assert response.status_code == 200
-    assert response.json() == {
-        "ok": True,
-        "message": "Consent recorded successfully",
-        "consentId": consent.pk,
-    }
-    assert consent.trade_replication_enabled
-    assert consent.ip_address == "203.0.113.9"
-    assert consent.user_agent == "UA/1"
-    assert consent.consent_token == "tok-1"
-    assert fetched.json()["ok"] is True
-    assert set(fetched.json()["consent"]) == {"follower_id", "enabled", "consentGivenAt"}
-    assert fetched.json()["consent"]["enabled"] is True
-
-
+# (consent links and the operator's evidence rules: test_consent.py)
 def test_consent_get_is_null_without_consent_and_validation(api):
     # given
     FollowerFactory(account_id="TEST-USER-1")
     # when
     fetched = api.get("/api/followers/consent", {"followerId": "TEST-USER-1"})
     no_id = api.post("/api/followers/consent", {}, format="json")
-    unknown = api.post("/api/followers/consent", {"followerId": "NOPE"}, format="json")
+    unknown = api.post(
+        "/api/followers/consent",
+        {"followerId": "NOPE", "recordedByOperator": True, "reference": "form #1"},
+        format="json",
+    )
     # then
     assert fetched.json() == {"ok": True, "consent": None}
     assert no_id.status_code == 400

@@ -147,6 +147,8 @@ def test_test_connect_reads_the_profile(sim, sim_settings, api):
         "message": "Connected",
         "clientId": "AB1001",
         "sessionStatus": "VALID",
+        "replacementPending": False,
+        "warning": None,
     }
     assert sim.requests_log(user_id="AB1001")
     assert session_ready_today(BrokerCredential.objects.get(account=follower))

@@ -60,8 +60,9 @@ def test_import_seed_tokens_file(tmp_path, settings):
     )
     follower_credential = BrokerCredential.objects.get(account__account_id="follower1@example.com")
     assert follower_credential.access_token == "def1234567-follower-token-2345"
-    assert follower_credential.session_status == "VALID"
+    assert follower_credential.session_status == "UNVERIFIED"
     assert follower_credential.last_verified_at is None
+    assert "UNVERIFIED until a check passes" in output
     assert "token-8901" not in output
 
 

@@ -103,7 +103,7 @@ def test_a_malformed_request_id_is_replaced(api):
         ('{"a":' * 40 + "1" + "}" * 40, "JSON nested more than 32 levels deep"),
         ('{"trade": {"id": "M\\u0000"}}', "JSON strings must not contain NUL characters or lone surrogates"),
         ('{"trade": {"id": "\\ud800"}}', "JSON strings must not contain NUL characters or lone surrogates"),
-        ('{"\\ud800": 1}', "JSON strings must not contain NUL characters or lone surrogates"),
+        ('{"\\ud800": 1}', "JSON keys must not contain NUL characters or lone surrogates"),
         ('{"trade": ', "JSON parse error"),
         ('{"price": NaN}', "JSON parse error"),
     ],

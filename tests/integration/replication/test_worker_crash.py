@@ -5,9 +5,9 @@ with kill -9 while its requests are held at the simulator, round after round:
 - "never processed": the simulator holds each order request and then drops it unprocessed (Alice Blue never
   saw the order), the worker dies before any answer;
 - "processed late": the simulator processes each order after a delay, when the worker is already dead.
-The worker that recovers them (stuck SUBMITTING -> UNKNOWN -> reconcile by tag -> found, or confirmed absent
-and sent again with the same tag) is killed the same way during its resends; a last one finishes. Every follower
-must end with exactly one order per trade, with its tag: 0 lost, 0 duplicated.
+The worker that recovers them (stuck SUBMITTING -> UNKNOWN -> reconcile by tag -> found, or confirmed
+absent and sent again with the same tag) is killed the same way during its resends; a last one finishes.
+Every follower must end with exactly one order per trade, with its tag: 0 lost, 0 duplicated.
 """
 
 from __future__ import annotations
@@ -99,7 +99,8 @@ class WorkerProcess:
             )
 
     def kill9(self) -> None:
-        assert self.proc is not None and self.proc.poll() is None, "the worker died on its own"
+        assert self.proc is not None
+        assert self.proc.poll() is None, "the worker died on its own"
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
 

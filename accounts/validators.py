@@ -1,0 +1,81 @@
+"""Bounds of every accounts input, and the validators the serializers, admin forms, models and services share.
+
+A value outside these bounds is refused with a 400 naming the field before anything is written: MariaDB would
+otherwise answer an out-of-range number with DataError 1264 (a 500), and a token that is not printable ASCII
+cannot be sent in the HTTP header Alice Blue reads it from.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+
+from copytrade.core.exceptions import ValidationFailed
+
+TOKEN_MAX_LENGTH = 4096
+API_KEY_MAX_LENGTH = 512  # api key and api secret
+ACCOUNT_ID_MAX_LENGTH = 120  # Account.account_id
+CLIENT_ID_MAX_LENGTH = 64  # Account.client_id
+NAME_MAX_LENGTH = 255
+REFERENCE_MAX_LENGTH = 255
+TERMS_VERSION_MAX_LENGTH = 32
+SYMBOL_MAX_LENGTH = 64
+LIST_MAX_ITEMS = 500
+
+# Quantities in units: far above any real order, far below the int columns' range.
+QUANTITY_MIN, QUANTITY_MAX = 1, 10_000_000
+LOT_SIZE_MIN, LOT_SIZE_MAX = 1, 100_000
+CONCURRENT_TRADES_MIN, CONCURRENT_TRADES_MAX = 1, 10_000
+
+_HEADER_SAFE = re.compile(r"\A[\x21-\x7e]+\Z")
+
+
+def is_header_safe(value: str) -> bool:
+    """Printable ASCII without spaces: what can be sent in an HTTP header (tokens, keys, user ids)."""
+    return bool(_HEADER_SAFE.match(value))
+
+
+def validate_header_safe(value: str) -> None:
+    if value and not is_header_safe(value):
+        raise ValidationError(
+            "must be printable ASCII without spaces (it is sent to Alice Blue in an HTTP header)",
+            code="not_header_safe",
+        )
+
+
+def validate_printable(value: str) -> None:
+    """No control or other unprintable characters (names, references, user agents shown in the admin)."""
+    if value and not value.isprintable():
+        raise ValidationError("must not contain control characters", code="control_characters")
+
+
+def validate_identifier(value: str) -> None:
+    """An account id: printable, no whitespace (it travels in URLs, query strings and log lines)."""
+    if value and (not value.isprintable() or any(ch.isspace() for ch in value)):
+        raise ValidationError(
+            "must be printable characters without spaces or control characters", code="invalid_identifier"
+        )
+
+
+def secret_check(*, field: str, value: str, max_length: int) -> None:
+    """ValidationFailed (400, naming `field`, never the value) unless `value` is a sendable secret."""
+    if len(value) > max_length:
+        raise ValidationFailed(
+            f"{field}: at most {max_length} characters", code="invalid", extra={"field": field}
+        )
+    try:
+        validate_header_safe(value)
+    except ValidationError as exc:
+        raise ValidationFailed(f"{field}: {exc.messages[0]}", code="invalid", extra={"field": field}) from exc
+
+
+def model_check(instance, *, exclude: list[str] | None = None) -> None:
+    """Run the model's field validators; the first error becomes ValidationFailed naming the field."""
+    try:
+        instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        name = "" if field == "__all__" else field
+        message = f"{name}: {messages[0]}" if name else messages[0]
+        raise ValidationFailed(message, code="invalid", extra={"field": name}) from exc
