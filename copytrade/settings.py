@@ -26,12 +26,15 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with copytrade's site: a second factor (TOTP) on login, see copytrade/core/admin_site.py.
+    "copytrade.core.apps.CopytradeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -49,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -133,6 +137,13 @@ SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# The admin moves every follower's money: staff prove a second factor (a TOTP device, `manage.py otp_enrol`)
+# at login, and an API call on a staff session needs that verified session too. Off only in debug by default.
+COPYTRADE_ADMIN_REQUIRE_OTP = env.bool("COPYTRADE_ADMIN_REQUIRE_OTP", default=not DEBUG)
+OTP_TOTP_ISSUER = "copytrade"
+# The admin's TOTP device pages never show a stored key or QR code (`otp_enrol` prints them once).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # ---------------------------------------------------------------- DRF and OpenAPI
 REST_FRAMEWORK = {
