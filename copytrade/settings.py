@@ -1,5 +1,6 @@
 """Django settings for copytrade, read from the environment only (see .env.example)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -55,6 +57,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "copytrade.urls"
@@ -100,6 +104,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://copytrade")}
 
 # ---------------------------------------------------------------- auth, i18n, static
+# django-axes first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -144,6 +153,17 @@ COPYTRADE_ADMIN_REQUIRE_OTP = env.bool("COPYTRADE_ADMIN_REQUIRE_OTP", default=no
 OTP_TOTP_ISSUER = "copytrade"
 # The admin's TOTP device pages never show a stored key or QR code (`otp_enrol` prints them once).
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Failed logins (a wrong password or a wrong second-factor token) per username *and* client IP before that
+# pair is refused for the cool-off: it stops brute force from one place without letting anyone lock an
+# operator out from everywhere. Behind a proxy REMOTE_ADDR is the proxy's, so the rule is per username.
+AXES_FAILURE_LIMIT = env.int("COPYTRADE_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("COPYTRADE_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# Masked in the failed-attempt records, like the password (django-axes masks username and IP by default).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "csrfmiddlewaretoken"]
 
 # ---------------------------------------------------------------- DRF and OpenAPI
 REST_FRAMEWORK = {

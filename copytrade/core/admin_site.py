@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django_otp import devices_for_user
@@ -17,7 +18,7 @@ NO_DEVICE_MESSAGE = (
 
 
 class OtpAdminLoginForm(OTPAdminAuthenticationForm):
-    """Username, password and a TOTP token."""
+    """Username, password and a TOTP token; a wrong token counts as a failed login for django-axes."""
 
     def clean_otp(self, user) -> None:
         if user is not None and not self.cleaned_data.get("otp_device"):
@@ -27,7 +28,15 @@ class OtpAdminLoginForm(OTPAdminAuthenticationForm):
             # django-otp asks which device when none is chosen; with one there is nothing to ask.
             if len(devices) == 1:
                 self.cleaned_data["otp_device"] = devices[0].persistent_id
-        super().clean_otp(user)
+        try:
+            super().clean_otp(user)
+        except ValidationError as exc:
+            if exc.code == "invalid_token":
+                # The password was right; guessing the token is brute force all the same.
+                user_login_failed.send(
+                    sender=__name__, credentials={"username": user.get_username()}, request=self.request
+                )
+            raise
 
 
 class CopytradeAdminSite(OTPAdminSite):

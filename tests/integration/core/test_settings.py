@@ -92,6 +92,26 @@ def test_admin_second_factor_is_required_unless_debug(extra, required):
     assert result.stdout.strip() == required
 
 
+def test_production_settings_lock_the_admin_down():
+    # when
+    result = _run(
+        "import django; django.setup(); from django.conf import settings; from django.contrib import admin; "
+        "print(admin.site.__class__.__name__); "
+        "print(settings.AUTHENTICATION_BACKENDS[0]); print(settings.MIDDLEWARE[-1]); "
+        "print(settings.MIDDLEWARE.index('django_otp.middleware.OTPMiddleware') "
+        "> settings.MIDDLEWARE.index('django.contrib.auth.middleware.AuthenticationMiddleware'))",
+        PROD_ENV,
+    )
+    # then
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "CopytradeAdminSite",
+        "axes.backends.AxesStandaloneBackend",
+        "axes.middleware.AxesMiddleware",
+        "True",
+    ]
+
+
 def test_production_without_secret_key_refuses_to_start():
     # given
     env = {k: v for k, v in PROD_ENV.items() if k != "DJANGO_SECRET_KEY"}
