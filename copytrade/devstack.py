@@ -150,10 +150,9 @@ def main() -> int:
             "alice_simulator",
             "--port",
             str(sim_port),
-            "--app-code",
-            env["ALICE_APP_CODE"],
-            "--api-secret",
-            env["ALICE_API_SECRET"],
+            # "--name=value": a generated secret may start with "-", which argparse would take for an option.
+            f"--app-code={env['ALICE_APP_CODE']}",
+            f"--api-secret={env['ALICE_API_SECRET']}",
             "--redirect-url",
             f"http://127.0.0.1:{web_port}/api/alice/oauth/vendor/callback",
         )
