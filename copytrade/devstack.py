@@ -15,6 +15,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import environ
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("COPYTRADE_VAR_DIR", str(ROOT / "var")))
 DEMO_ENV = VAR / "demo.env"
@@ -76,6 +78,23 @@ def _environment(web_port: int, sim_port: int) -> dict[str, str]:
     return merged
 
 
+def _true(value: str) -> bool:
+    return environ.Env.parse_value(value, bool)  # as the settings read it
+
+
+def _second_factor_hint(env: dict[str, str]) -> str:
+    """The banner line on the admin's TOTP second factor: how to enrol a device and turn it on."""
+    enrol = 'make manage ARGS="otp_enrol admin"'
+    debug = _true(env.get("DJANGO_DEBUG", "0"))
+    # The settings' rule: COPYTRADE_ADMIN_REQUIRE_OTP when set, otherwise on unless debug.
+    required = env.get("COPYTRADE_ADMIN_REQUIRE_OTP")
+    on = _true(required) if required is not None else not debug
+    if on:
+        return f"on: the admin login asks for a TOTP code; enrol a device with {enrol}"
+    why = " (debug)" if debug else ""
+    return f"off{why}: enrol a device with {enrol}, then COPYTRADE_ADMIN_REQUIRE_OTP=1 make run"
+
+
 def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)  # noqa: S603
 
@@ -131,10 +150,9 @@ def main() -> int:
             "alice_simulator",
             "--port",
             str(sim_port),
-            "--app-code",
-            env["ALICE_APP_CODE"],
-            "--api-secret",
-            env["ALICE_API_SECRET"],
+            # "--name=value": a generated secret may start with "-", which argparse would take for an option.
+            f"--app-code={env['ALICE_APP_CODE']}",
+            f"--api-secret={env['ALICE_API_SECRET']}",
             "--redirect-url",
             f"http://127.0.0.1:{web_port}/api/alice/oauth/vendor/callback",
         )
@@ -177,6 +195,7 @@ def main() -> int:
             f"copytrade is up:\n"
             f"  admin      http://127.0.0.1:{web_port}/admin/   user: admin  password: "
             f"{env['COPYTRADE_ADMIN_PASSWORD']}\n"
+            f"  2nd factor {_second_factor_hint(env)}\n"
             f"  API        http://127.0.0.1:{web_port}/api/  (x-qa-secret: see demo.env)\n"
             f"  API docs   http://127.0.0.1:{web_port}/api/docs\n"
             f"  simulator  {sim_url}  (control API under /sim/)\n"

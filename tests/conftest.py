@@ -1,4 +1,4 @@
-"""Shared fixtures: the Alice Blue simulator over real HTTP, on a free port, for the whole session."""
+"""Shared fixtures: the Alice Blue simulator over real HTTP; staff logins that passed the second factor."""
 
 from __future__ import annotations
 
@@ -31,3 +31,24 @@ def _fresh_call_budget():
     if budget is not None:
         budget.reset_all()
     return
+
+
+@pytest.fixture
+def otp_login(db):
+    """Log a test client in as staff whose session passed the second factor, as the admin login does.
+
+    Tests run with COPYTRADE_ADMIN_REQUIRE_OTP on (the production default): a bare `force_login` is a
+    password-only session, which the admin and the API refuse.
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    def login(client, user):
+        client.force_login(user)
+        device, _ = TOTPDevice.objects.get_or_create(user=user, defaults={"name": "test", "confirmed": True})
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        return device
+
+    return login

@@ -1,4 +1,4 @@
-"""API authentication: the seed's x-qa-secret header, or a logged-in staff session."""
+"""API authentication: the seed's x-qa-secret header, or a logged-in staff session (and its second factor)."""
 
 from __future__ import annotations
 
@@ -61,12 +61,30 @@ class QaSecretAuthentication(authentication.BaseAuthentication):
         return f'{SECRET_HEADER} realm="copytrade"'
 
 
+def _otp_verified(user) -> bool:
+    # OTPMiddleware installs is_verified(); without it (misconfigured) the session counts as unverified.
+    is_verified = getattr(user, "is_verified", None)
+    return bool(is_verified and is_verified())
+
+
 class StaffSessionAuthentication(authentication.SessionAuthentication):
-    """A logged-in Django staff user (the admin), with DRF's CSRF check on unsafe methods."""
+    """A logged-in Django staff user (the admin), with DRF's CSRF check on unsafe methods.
+
+    When the admin requires a second factor, so does this: a password-only session must not move money.
+    """
 
     def authenticate(self, request: Request):
         result = super().authenticate(request)
         if result is None or not result[0].is_staff:
+            return None
+        if settings.COPYTRADE_ADMIN_REQUIRE_OTP and not _otp_verified(result[0]):
+            logger.warning(
+                "api auth refused: staff session of %s without a verified second factor from %s on %s %s",
+                result[0].get_username(),
+                _client_ip(request),
+                request.method,
+                request.path,
+            )
             return None
         return result
 

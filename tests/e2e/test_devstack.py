@@ -162,6 +162,7 @@ def test_devstack_serves_admin_and_beat_reaches_worker(tmp_path):
         login = requests.get(f"http://127.0.0.1:{web_port}/admin/login/", timeout=10)
         assert login.status_code == 200
         assert "password:" in output
+        assert 'make manage ARGS="otp_enrol admin"' in output
         password = output.split("password:", 1)[1].split()[0]
         session = requests.Session()
         session.get(f"http://127.0.0.1:{web_port}/admin/login/", timeout=10)

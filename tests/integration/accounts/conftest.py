@@ -30,12 +30,12 @@ def anon() -> APIClient:
 
 
 @pytest.fixture
-def staff_client(db, django_user_model) -> APIClient:
+def staff_client(db, django_user_model, otp_login) -> APIClient:
     user = django_user_model.objects.create_user(
         username="ops", password="pw-ops-123", is_staff=True, is_superuser=True
     )
     client = APIClient()
-    client.force_login(user)
+    otp_login(client, user)
     return client
 
 

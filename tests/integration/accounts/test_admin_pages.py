@@ -16,9 +16,9 @@ SECRET_KEY = "api-key-secret-material-4455"
 
 
 @pytest.fixture
-def admin_client(client, django_user_model):
+def admin_client(client, django_user_model, otp_login):
     user = django_user_model.objects.create_superuser(username="root", password="pw-root-123", email="r@x.io")
-    client.force_login(user)
+    otp_login(client, user)
     return client
 
 

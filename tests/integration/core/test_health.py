@@ -28,10 +28,10 @@ def test_health_ok_with_fresh_heartbeat(client):
 
 
 @pytest.mark.django_db
-def test_openapi_schema_is_served(client, django_user_model):
+def test_openapi_schema_is_served(client, django_user_model, otp_login):
     # given
     admin = django_user_model.objects.create_user("ops", password="pw-12345678", is_staff=True)
-    client.force_login(admin)
+    otp_login(client, admin)
     # when
     response = client.get("/api/schema")
     # then

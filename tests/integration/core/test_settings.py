@@ -70,6 +70,48 @@ def test_production_settings_pass_check_deploy():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    ("extra", "required"),
+    [
+        ({}, "True"),
+        ({"DJANGO_DEBUG": "1"}, "False"),
+        ({"DJANGO_DEBUG": "1", "COPYTRADE_ADMIN_REQUIRE_OTP": "1"}, "True"),
+    ],
+    ids=["production", "debug", "debug-turned-on"],
+)
+def test_admin_second_factor_is_required_unless_debug(extra, required):
+    # given
+    env = {**PROD_ENV, **extra}
+    # when
+    result = _run(
+        "from django.conf import settings; print(settings.COPYTRADE_ADMIN_REQUIRE_OTP)",
+        env,
+    )
+    # then
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == required
+
+
+def test_production_settings_lock_the_admin_down():
+    # when
+    result = _run(
+        "import django; django.setup(); from django.conf import settings; from django.contrib import admin; "
+        "print(admin.site.__class__.__name__); "
+        "print(settings.AUTHENTICATION_BACKENDS[0]); print(settings.MIDDLEWARE[-1]); "
+        "print(settings.MIDDLEWARE.index('django_otp.middleware.OTPMiddleware') "
+        "> settings.MIDDLEWARE.index('django.contrib.auth.middleware.AuthenticationMiddleware'))",
+        PROD_ENV,
+    )
+    # then
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "CopytradeAdminSite",
+        "axes.backends.AxesStandaloneBackend",
+        "axes.middleware.AxesMiddleware",
+        "True",
+    ]
+
+
 def test_production_without_secret_key_refuses_to_start():
     # given
     env = {k: v for k, v in PROD_ENV.items() if k != "DJANGO_SECRET_KEY"}

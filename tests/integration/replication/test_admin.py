@@ -19,11 +19,11 @@ Status = OrderMapping.Status
 
 
 @pytest.fixture
-def staff_client(client, django_user_model):
+def staff_client(client, django_user_model, otp_login):
     """A staff user (not a superuser) with the view permissions of the replication models."""
     user = django_user_model.objects.create_user(username="ops", password="pw-ops-123", is_staff=True)
     user.user_permissions.set(Permission.objects.filter(content_type__app_label="replication"))
-    client.force_login(user)
+    otp_login(client, user)
     return client
 
 

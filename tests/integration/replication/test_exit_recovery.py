@@ -187,14 +187,14 @@ def test_exit_that_gave_up_is_run_again_by_a_repeated_exit_request(
 
 
 def test_exit_that_gave_up_is_run_again_by_the_admin_action(
-    api, sim, worker, make_follower, short_budget, client, django_user_model
+    api, sim, worker, make_follower, short_budget, client, django_user_model, otp_login
 ):
     # given an exit that gave up on a stuck entry, which the sweeper then resolved (placed, filled 10)
     follower = make_follower()
     _exit_that_gave_up_on_a_stuck_entry(api, sim, follower, "M-STUCK-3")
     event = TradeEvent.objects.get(event_type=TradeEvent.EventType.EXIT)
     user = django_user_model.objects.create_superuser(username="ops", password="pw-ops-123", email="o@x.io")
-    client.force_login(user)
+    otp_login(client, user)
     # when an operator runs "Retry failed exit/modify/cancel actions" on the exit event
     response = client.post(
         reverse("admin:replication_tradeevent_changelist"),
