@@ -43,7 +43,6 @@ from accounts.services.accounts import (
     risk_config_replace,
 )
 from accounts.services.consent import (
-    CONSENT_REQUIRED_MESSAGE,
     consent_link_issue,
     consent_record_by_operator,
     consent_revoke,
@@ -61,7 +60,6 @@ from copytrade.core.exceptions import ApplicationError, NotFound, UpstreamFailed
 
 logger = logging.getLogger(__name__)
 
-FOLLOWER_ID_PARAM = OpenApiParameter("followerId", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True)
 ERRORS = {
     400: OpenApiResponse(s.ErrorOutput, description="Validation failed (the message names the field)"),
     401: OpenApiResponse(s.ErrorOutput, description="Missing or wrong x-qa-secret"),
@@ -197,7 +195,7 @@ class FollowerCredentialsApi(APIView):
 
     @extend_schema(
         operation_id="followers_credentials_get",
-        parameters=[FOLLOWER_ID_PARAM],
+        parameters=[s.FollowerIdQuery],
         responses={200: s.CredentialGetOutput, **ERRORS},
     )
     def get(self, request: Request) -> Response:
@@ -241,7 +239,7 @@ class FollowerRiskConfigApi(APIView):
 
     @extend_schema(
         operation_id="followers_risk_config_get",
-        parameters=[FOLLOWER_ID_PARAM],
+        parameters=[s.FollowerIdQuery],
         responses={200: s.RiskConfigGetOutput, **ERRORS},
     )
     def get(self, request: Request) -> Response:
@@ -275,12 +273,6 @@ class FollowerConsentApi(APIView):
     def post(self, request: Request) -> Response:
         data = _parse(s.ConsentInput, request.data)
         follower_get(follower_id=data["followerId"])
-        if not data["recordedByOperator"] or not data["reference"].strip():
-            raise ValidationFailed(
-                CONSENT_REQUIRED_MESSAGE,
-                code="consent_needs_follower",
-                extra={"fields": ["recordedByOperator", "reference"]},
-            )
         consent = consent_record_by_operator(
             follower_id=data["followerId"],
             reference=data["reference"],
@@ -293,7 +285,7 @@ class FollowerConsentApi(APIView):
 
     @extend_schema(
         operation_id="followers_consent_get",
-        parameters=[FOLLOWER_ID_PARAM],
+        parameters=[s.FollowerIdQuery],
         responses={200: s.ConsentGetOutput, **ERRORS},
     )
     def get(self, request: Request) -> Response:
@@ -356,9 +348,7 @@ class FollowerStopCopyApi(APIView):
     )
     def patch(self, request: Request) -> Response:
         data = _parse(s.StopCopyInput, request.data)
-        action = data["action"].strip().lower()
-        if action not in {"stop", "resume"}:
-            raise ValidationFailed('action must be either "stop" or "resume"', extra={"field": "action"})
+        action = data["action"].lower()
         account = follower_get(follower_id=data["followerId"])
         stopped_by = request.headers.get("x-master-id", "").strip()
         if not stopped_by:
@@ -376,7 +366,7 @@ class FollowerStopCopyApi(APIView):
 
     @extend_schema(
         operation_id="followers_stop_copy_trading_get",
-        parameters=[FOLLOWER_ID_PARAM],
+        parameters=[s.FollowerIdQuery],
         responses={200: s.StopCopyGetOutput, **ERRORS},
     )
     def get(self, request: Request) -> Response:
@@ -392,7 +382,7 @@ class FollowerTestConnectApi(APIView):
 
     @extend_schema(
         operation_id="followers_test_connect",
-        parameters=[FOLLOWER_ID_PARAM],
+        parameters=[s.FollowerIdQuery],
         responses={200: s.TestConnectOutput, **ERRORS, 502: OpenApiResponse(s.ErrorOutput)},
     )
     def get(self, request: Request) -> Response:
@@ -482,8 +472,12 @@ class VendorLoginStartApi(APIView):
 
     @extend_schema(
         operation_id="alice_vendor_login_start",
-        parameters=[OpenApiParameter("accountId", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False)],
-        responses={302: OpenApiResponse(description="Redirect to ALICE_LOGIN_URL?appcode=..."), **ERRORS},
+        parameters=[s.VendorStartQuery],
+        responses={
+            302: OpenApiResponse(description="Redirect to ALICE_LOGIN_URL?appcode=..."),
+            **ERRORS,
+            503: OpenApiResponse(s.ErrorOutput, description="Alice Blue login is not configured"),
+        },
     )
     def get(self, request: Request) -> HttpResponse:
         query = _parse(s.VendorStartQuery, request.query_params)
@@ -510,14 +504,13 @@ class VendorLoginCallbackApi(APIView):
     @extend_schema(
         operation_id="alice_vendor_login_callback",
         auth=[],
-        parameters=[
-            OpenApiParameter("authCode", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True),
-            OpenApiParameter("userId", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True),
-        ],
+        parameters=[s.VendorCallbackQuery],
         responses={
-            (200, "text/html"): OpenApiTypes.STR,
-            (400, "text/html"): OpenApiTypes.STR,
-            (502, "text/html"): OpenApiTypes.STR,
+            (200, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="Session stored"),
+            (400, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="authCode or userId missing"),
+            (403, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="No account to store it on"),
+            (502, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="Alice Blue refused the code"),
+            (503, "text/html"): OpenApiResponse(OpenApiTypes.STR, description="Login not configured"),
         },
     )
     @sensitive_variables("auth_code", "params")
@@ -527,6 +520,9 @@ class VendorLoginCallbackApi(APIView):
         user_id = (params.get("userId") or params.get("userid") or params.get("user") or "").strip()
         pending = request.session.pop(PENDING_LOGIN_SESSION_KEY, None)
         context: dict[str, Any] = {"user_id": user_id}
+        if not auth_code or not user_id:
+            context.update(ok=False, message="The callback needs authCode and userId")
+            return render(request._request, "accounts/login_result.html", context, status=400)
         try:
             account = vendor_login_complete(
                 user_id=user_id,

@@ -33,7 +33,7 @@ class LoginNotConfigured(ApplicationError):
 class LoginRefused(ApplicationError):
     """The vendor-login callback does not match an account we can store the session on."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code = status.HTTP_403_FORBIDDEN
     default_code = "login_refused"
     default_message = "Login refused"
 

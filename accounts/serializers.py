@@ -3,61 +3,66 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import validators as v
 from accounts.models import Account, BrokerCredential, OrderTypeChoices, ProductTypeChoices, RiskConfig
+from accounts.services.consent import CONSENT_REQUIRED_MESSAGE
+from copytrade.core.exceptions import ValidationFailed
+from copytrade.core.fields import (
+    CaseInsensitiveChoiceField,
+    DecimalInputField,
+    IdentifierField,
+    StrictBooleanField,
+    StrictIntegerField,
+    TextField,
+)
+from copytrade.core.schema import ApiErrorOutput, schema_keywords
 
 # ------------------------------------------------------------------------------------------- inputs
 # Every field is bounded by what its column and the market allow (accounts/validators.py): a value out of
 # bounds is a 400 naming the field, before anything is written.
 
 
-def id_field(**kwargs) -> serializers.CharField:
-    """An account id (followerId, accountId): 1..120 printable characters without spaces."""
-    return serializers.CharField(
-        max_length=v.ACCOUNT_ID_MAX_LENGTH, validators=[v.validate_identifier], **kwargs
+def id_field(**kwargs) -> IdentifierField:
+    """An account id (followerId, accountId): 1..120 characters of printable ASCII without spaces."""
+    return IdentifierField(max_length=v.ACCOUNT_ID_MAX_LENGTH, **kwargs)
+
+
+def client_id_field(**kwargs) -> IdentifierField:
+    """An Alice Blue user id: printable ASCII without spaces (the legacy API sends it in a header)."""
+    return IdentifierField(max_length=v.CLIENT_ID_MAX_LENGTH, **kwargs)
+
+
+def secret_field(max_length: int, **kwargs) -> IdentifierField:
+    """A token, key or secret: printable ASCII without spaces (sent to Alice Blue in an HTTP header), never
+    echoed back."""
+    return IdentifierField(max_length=max_length, write_only=True, **kwargs)
+
+
+def text_field(max_length: int, **kwargs) -> TextField:
+    return TextField(max_length=max_length, **kwargs)
+
+
+def quantity_field(**kwargs) -> StrictIntegerField:
+    return StrictIntegerField(min_value=v.QUANTITY_MIN, max_value=v.QUANTITY_MAX, **kwargs)
+
+
+def money_field(**kwargs) -> DecimalInputField:
+    """Rupees, as the DECIMAL(15, 2) columns hold them."""
+    return DecimalInputField(
+        places=2, min_value=Decimal("0"), max_value=Decimal("9999999999999.99"), **kwargs
     )
 
 
-def client_id_field(**kwargs) -> serializers.CharField:
-    """An Alice Blue user id: printable ASCII (it is sent in a header by the legacy API)."""
-    return serializers.CharField(
-        max_length=v.CLIENT_ID_MAX_LENGTH, validators=[v.validate_header_safe], **kwargs
+def multiplier_field(**kwargs) -> DecimalInputField:
+    """A lot multiplier, as the DECIMAL(12, 4) columns hold it."""
+    return DecimalInputField(
+        places=4, min_value=Decimal("0.0001"), max_value=Decimal("99999999.9999"), **kwargs
     )
-
-
-def secret_field(max_length: int, **kwargs) -> serializers.CharField:
-    """A token, key or secret: printable ASCII (sent to Alice Blue in an HTTP header), never echoed back."""
-    return serializers.CharField(
-        max_length=max_length, validators=[v.validate_header_safe], write_only=True, **kwargs
-    )
-
-
-def text_field(max_length: int, **kwargs) -> serializers.CharField:
-    return serializers.CharField(max_length=max_length, validators=[v.validate_printable], **kwargs)
-
-
-def quantity_field(**kwargs) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=v.QUANTITY_MIN, max_value=v.QUANTITY_MAX, **kwargs)
-
-
-class UpperChoiceField(serializers.CharField):
-    """One of `choices`, given in any case ("market" is MARKET); a string in the schema, since any case is
-    accepted (the allowed codes are in the list field's help text)."""
-
-    default_error_messages = {"invalid_choice": '"{input}" is not one of {choices}.'}
-
-    def __init__(self, *, choices: list[str], **kwargs) -> None:
-        self.choices = choices
-        super().__init__(max_length=16, **kwargs)
-
-    def to_internal_value(self, data) -> str:
-        value = super().to_internal_value(data).upper()
-        if value not in self.choices:
-            self.fail("invalid_choice", input=value, choices=", ".join(self.choices))
-        return value
 
 
 class FollowerCreateInput(serializers.Serializer):
@@ -65,7 +70,7 @@ class FollowerCreateInput(serializers.Serializer):
     clientId = client_id_field()
     name = text_field(v.NAME_MAX_LENGTH, required=False, allow_blank=True, default="")
     apiFlavor = serializers.ChoiceField(choices=Account.ApiFlavor.choices, required=False)
-    paper = serializers.BooleanField(required=False, default=False)
+    paper = StrictBooleanField(required=False, default=False)
     apiKey = secret_field(v.API_KEY_MAX_LENGTH, required=False, allow_blank=True)
     apiSecret = secret_field(v.API_KEY_MAX_LENGTH, required=False, allow_blank=True)
     accessToken = secret_field(v.TOKEN_MAX_LENGTH, required=False, allow_blank=True)
@@ -89,84 +94,111 @@ class FollowerIdInput(serializers.Serializer):
     followerId = id_field()
 
 
+# The cross-field rule, as JSON schema: FIXED_QTY sizing needs a fixed quantity (MULTIPLIER, the default,
+# does not).
+_SIZING_RULES = [
+    {"not": {"required": ["sizing_mode"]}},
+    {"properties": {"sizing_mode": {"enum": [RiskConfig.SizingMode.MULTIPLIER.value, None]}}},
+    {
+        "properties": {
+            "sizing_mode": {"enum": [RiskConfig.SizingMode.FIXED_QTY.value]},
+            "fixed_quantity": {"type": "integer", "minimum": v.QUANTITY_MIN, "maximum": v.QUANTITY_MAX},
+        },
+        "required": ["sizing_mode", "fixed_quantity"],
+    },
+]
+
+
+@schema_keywords("RiskConfigInput", anyOf=_SIZING_RULES)
 class RiskConfigInput(serializers.Serializer):
     followerId = id_field()
-    lot_multiplier = serializers.DecimalField(
-        max_digits=12, decimal_places=4, min_value=Decimal("0.0001"), required=False, allow_null=True
-    )
+    lot_multiplier = multiplier_field(required=False, allow_null=True)
     sizing_mode = serializers.ChoiceField(
         choices=RiskConfig.SizingMode.choices, required=False, allow_null=True
     )
     fixed_quantity = quantity_field(required=False, allow_null=True)
     max_quantity = quantity_field(required=False, allow_null=True)
-    max_order_value = serializers.DecimalField(
-        max_digits=15, decimal_places=2, min_value=Decimal("0"), required=False, allow_null=True
-    )
-    max_daily_loss = serializers.DecimalField(
-        max_digits=15, decimal_places=2, min_value=Decimal("0"), required=False, allow_null=True
-    )
+    max_order_value = money_field(required=False, allow_null=True)
+    max_daily_loss = money_field(required=False, allow_null=True)
     allowed_instruments = serializers.ListField(
-        child=serializers.CharField(max_length=v.SYMBOL_MAX_LENGTH, validators=[v.validate_identifier]),
+        child=IdentifierField(max_length=v.SYMBOL_MAX_LENGTH),
         max_length=v.LIST_MAX_ITEMS,
         required=False,
         allow_null=True,
         help_text="Trading symbols; empty means every instrument.",
     )
     allowed_product_types = serializers.ListField(
-        child=UpperChoiceField(choices=ProductTypeChoices.values),
+        child=CaseInsensitiveChoiceField(choices=ProductTypeChoices.values),
         max_length=v.LIST_MAX_ITEMS,
         required=False,
         allow_null=True,
         help_text=f"Any of {', '.join(ProductTypeChoices.values)} (any case); empty means all.",
     )
     allowed_order_types = serializers.ListField(
-        child=UpperChoiceField(choices=OrderTypeChoices.values),
+        child=CaseInsensitiveChoiceField(choices=OrderTypeChoices.values),
         max_length=v.LIST_MAX_ITEMS,
         required=False,
         allow_null=True,
         help_text=f"Any of {', '.join(OrderTypeChoices.values)} (any case); empty means all.",
     )
-    enabled = serializers.BooleanField(required=False, allow_null=True)
+    enabled = StrictBooleanField(required=False, allow_null=True)
+
+
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class TrueOnlyField(StrictBooleanField):
+    """A flag that must be sent, and true (anything else is refused with its explanation)."""
 
 
 class ConsentInput(serializers.Serializer):
+    """Consent the follower gave elsewhere, recorded by the operator: both `recordedByOperator: true` and a
+    `reference` are required (without them the answer explains the consent link, code
+    consent_needs_follower)."""
+
     followerId = id_field()
-    recordedByOperator = serializers.BooleanField(
-        required=False,
-        default=False,
+    recordedByOperator = TrueOnlyField(
         help_text="Must be true: the operator records consent the follower gave elsewhere (see reference). "
         "Followers give consent themselves through a consent link.",
     )
     reference = text_field(
-        v.REFERENCE_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text='Where the evidence is, e.g. "signed form #123" (required).',
+        v.REFERENCE_MAX_LENGTH, visible=True, help_text='Where the evidence is, e.g. "signed form #123".'
     )
     termsVersion = text_field(v.TERMS_VERSION_MAX_LENGTH, required=False, allow_blank=True, default="")
     consentToken = text_field(255, required=False, allow_blank=True, default="")
 
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # The follower first (a missing id is named as such), then the operator's evidence.
+        if (
+            isinstance(data, dict)
+            and data.get("followerId")
+            and (data.get("recordedByOperator") is not True or not data.get("reference"))
+        ):
+            raise ValidationFailed(
+                CONSENT_REQUIRED_MESSAGE,
+                code="consent_needs_follower",
+                extra={"fields": ["recordedByOperator", "reference"]},
+            )
+        return super().to_internal_value(data)
+
 
 class StopCopyInput(serializers.Serializer):
     followerId = id_field()
-    action = serializers.CharField(max_length=16)
+    action = CaseInsensitiveChoiceField(
+        choices=("stop", "resume"), message='action must be either "stop" or "resume"'
+    )
 
 
 class MasterSettingsInput(serializers.Serializer):
     maxQuantityPerTrade = quantity_field(required=False)
-    maxDailyLossPercentage = serializers.DecimalField(
-        max_digits=5, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("100"), required=False
+    maxDailyLossPercentage = DecimalInputField(
+        places=2, min_value=Decimal("0"), max_value=Decimal("100"), required=False
     )
-    minLotSize = serializers.IntegerField(min_value=v.LOT_SIZE_MIN, max_value=v.LOT_SIZE_MAX, required=False)
-    defaultLotMultiplier = serializers.DecimalField(
-        max_digits=12, decimal_places=4, min_value=Decimal("0.0001"), required=False
-    )
-    autoLiquidateOnLoss = serializers.BooleanField(required=False)
-    maxConcurrentTrades = serializers.IntegerField(
+    minLotSize = StrictIntegerField(min_value=v.LOT_SIZE_MIN, max_value=v.LOT_SIZE_MAX, required=False)
+    defaultLotMultiplier = multiplier_field(required=False)
+    autoLiquidateOnLoss = StrictBooleanField(required=False)
+    maxConcurrentTrades = StrictIntegerField(
         min_value=v.CONCURRENT_TRADES_MIN, max_value=v.CONCURRENT_TRADES_MAX, required=False
     )
-    autoReplicateNewTrades = serializers.BooleanField(required=False)
+    autoReplicateNewTrades = StrictBooleanField(required=False)
 
     FIELD_MAP = {
         "maxQuantityPerTrade": "max_quantity_per_trade",
@@ -181,6 +213,13 @@ class MasterSettingsInput(serializers.Serializer):
 
 class VendorStartQuery(serializers.Serializer):
     accountId = id_field(required=False)
+
+
+class VendorCallbackQuery(serializers.Serializer):
+    """What Alice Blue's redirect carries (documentation: the callback reads its aliases too)."""
+
+    authCode = TextField(max_length=512)
+    userId = client_id_field()
 
 
 # ------------------------------------------------------------------------------------------ outputs
@@ -356,8 +395,5 @@ class MasterStatusOutput(serializers.Serializer):
     master = TokenMaskOutput(allow_null=True)
 
 
-class ErrorOutput(serializers.Serializer):
-    ok = serializers.BooleanField(default=False)
-    message = serializers.CharField()
-    code = serializers.CharField()
-    extra = serializers.DictField()
+# The one error body of every API (copytrade.core.exceptions).
+ErrorOutput = ApiErrorOutput

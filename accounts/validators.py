@@ -12,6 +12,7 @@ import re
 from django.core.exceptions import ValidationError
 
 from copytrade.core.exceptions import ValidationFailed
+from copytrade.core.fields import IDENTIFIER_CHARS, TEXT_PATTERN
 
 TOKEN_MAX_LENGTH = 4096
 API_KEY_MAX_LENGTH = 512  # api key and api secret
@@ -29,6 +30,8 @@ LOT_SIZE_MIN, LOT_SIZE_MAX = 1, 100_000
 CONCURRENT_TRADES_MIN, CONCURRENT_TRADES_MAX = 1, 10_000
 
 _HEADER_SAFE = re.compile(r"\A[\x21-\x7e]+\Z")
+_IDENTIFIER = re.compile(rf"\A{IDENTIFIER_CHARS}+\Z")
+_TEXT = re.compile(TEXT_PATTERN)
 
 
 def is_header_safe(value: str) -> bool:
@@ -45,17 +48,16 @@ def validate_header_safe(value: str) -> None:
 
 
 def validate_printable(value: str) -> None:
-    """No control or other unprintable characters (names, references, user agents shown in the admin)."""
-    if value and not value.isprintable():
+    """No control characters (names, references, user agents shown in the admin): the API's TextField rule."""
+    if value and not _TEXT.match(value):
         raise ValidationError("must not contain control characters", code="control_characters")
 
 
 def validate_identifier(value: str) -> None:
-    """An account id: printable, no whitespace (it travels in URLs, query strings and log lines)."""
-    if value and (not value.isprintable() or any(ch.isspace() for ch in value)):
-        raise ValidationError(
-            "must be printable characters without spaces or control characters", code="invalid_identifier"
-        )
+    """An account id: printable ASCII without spaces (it travels in URLs, query strings, headers and log
+    lines); the API's IdentifierField rule."""
+    if value and not _IDENTIFIER.match(value):
+        raise ValidationError("must be printable ASCII characters without spaces", code="invalid_identifier")
 
 
 def secret_check(*, field: str, value: str, max_length: int) -> None:

@@ -226,6 +226,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A PATCH body is the same component as a POST one (its required fields are required).
+    "COMPONENT_SPLIT_PATCH": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "copytrade.core.schema.postprocess_schema",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "SideEnum": "replication.models.SIDE_CHOICES",
         "MappingStatusEnum": "replication.states.MappingStatus",

@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,12 +24,7 @@ from replication.models import OrderAction, TradeEvent
 from replication.services import exits, fanout, modify
 from replication.services.events import trade_event_refresh_totals
 
-WAIT_PARAM = OpenApiParameter(
-    "wait",
-    OpenApiTypes.NUMBER,
-    OpenApiParameter.QUERY,
-    description="Seconds to wait for the follower orders (0..60, capped at REPLICATION_SYNC_TIMEOUT)",
-)
+WAIT_PARAM = s.WaitQuery
 
 
 def _parse(serializer_class: type[serializers.Serializer], data: Any) -> serializers.Serializer:
@@ -139,9 +133,7 @@ class TradeReplicateApi(APIView):
 
     @extend_schema(
         operation_id="trades_replicate_read",
-        parameters=[
-            OpenApiParameter("masterOrderId", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True)
-        ],
+        parameters=[s.MasterOrderQuery],
         responses={200: s.MappingsReadOutput, **error_responses(400, 401, 429)},
         summary="Mappings of a master order",
     )

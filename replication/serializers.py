@@ -7,6 +7,7 @@ passes here can be written and read back. Outputs build the seed's result rows f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,12 +20,14 @@ from accounts.models import Account
 from broker.types import Exchange, OrderType, ProductType, Side
 from copytrade.core.exceptions import SEED_MESSAGE
 from copytrade.core.fields import (
-    IDENTIFIER_PATTERN,
+    IDENTIFIER_CHARS,
     CaseInsensitiveChoiceField,
     IdentifierField,
     PriceField,
     QuantityField,
+    case_insensitive_pattern,
 )
+from copytrade.core.schema import schema_keywords
 from replication import states
 from replication.models import OrderAction, OrderMapping, TradeEvent
 from replication.services.modify import Modification
@@ -53,6 +56,30 @@ def _seed_error(message: str) -> serializers.ValidationError:
 
 
 # ------------------------------------------------------------------------------------------- inputs
+def _order_type_rules() -> list[dict[str, Any]]:
+    """The trade's cross-field rule as JSON schema: a LIMIT order needs a price above 0, an SL order a price
+    and a trigger price, an SLM order a trigger price; MARKET (the default) needs neither."""
+    positive = PriceField(positive=True)._spectacular_annotation["field"]
+
+    def kind(*names: str) -> dict[str, Any]:
+        words = [name for name in names if name not in ORDER_TYPE_ALIASES]
+        aliases = {alias: target for alias, target in ORDER_TYPE_ALIASES.items() if alias in names}
+        return {"type": "string", "pattern": case_insensitive_pattern(words, aliases)}
+
+    def needs(order_type: dict[str, Any], *prices: str) -> dict[str, Any]:
+        properties = {"order_type": order_type, **{name: positive for name in prices}}
+        return {"properties": properties, "required": ["order_type", *prices]}
+
+    return [
+        {"not": {"required": ["order_type"]}},
+        needs(kind("MARKET")),
+        needs(kind("LIMIT"), "price"),
+        needs(kind("SL", "SL-L"), "price", "trigger_price"),
+        needs(kind("SLM", "SL-M"), "trigger_price"),
+    ]
+
+
+@schema_keywords("TradeInput", anyOf=_order_type_rules())
 class TradeInputSerializer(serializers.Serializer):
     """The seed's `trade` object."""
 
@@ -100,7 +127,7 @@ class ReplicateInput(serializers.Serializer):
 @extend_schema_field(
     {
         "type": "array",
-        "items": {"type": "string", "minLength": 1, "maxLength": 120, "pattern": IDENTIFIER_PATTERN},
+        "items": {"type": "string", "minLength": 1, "maxLength": 120, "pattern": f"^{IDENTIFIER_CHARS}+$"},
         "minItems": 1,
         "maxItems": MAX_SELECTED_FOLLOWERS,
         "uniqueItems": True,
@@ -148,9 +175,12 @@ class MasterOrderInput(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+@schema_keywords("ModificationInput", minProperties=1, additionalProperties=False)
 class ModificationInput(serializers.Serializer):
-    price = PriceField()
-    trigger_price = PriceField()
+    """What changes; at least one of its fields."""
+
+    price = PriceField(positive=True)
+    trigger_price = PriceField(positive=True)
     quantity = QuantityField(required=False)
     order_type = CaseInsensitiveChoiceField(
         choices=values(OrderType), aliases=ORDER_TYPE_ALIASES, required=False
@@ -161,7 +191,7 @@ class ModificationInput(serializers.Serializer):
             attrs.get(name) is not None for name in ("price", "trigger_price", "quantity", "order_type")
         ):
             raise serializers.ValidationError(
-                "needs at least one of price, trigger_price, quantity, order_type (prices above 0)"
+                "needs at least one of price, trigger_price, quantity, order_type"
             )
         return attrs
 
@@ -179,8 +209,13 @@ class WaitQuery(serializers.Serializer):
         required=False,
         min_value=0,
         max_value=60,
-        help_text="Seconds to wait for results (<= the sync timeout)",
+        help_text="Seconds to wait for the follower orders (capped at REPLICATION_SYNC_TIMEOUT; 0: at once)",
     )
+
+    def validate_wait(self, value: float) -> float:
+        if not math.isfinite(value):
+            raise serializers.ValidationError("A finite number is required.")
+        return value
 
     def seconds(self) -> float:
         limit = float(settings.REPLICATION_SYNC_TIMEOUT)

@@ -1,12 +1,16 @@
 """Core API views: health."""
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from copytrade.core.selectors import health_report
+
+HEALTH_RESPONSE = inline_serializer(
+    "HealthResponse", {"ok": serializers.BooleanField(), "checks": serializers.DictField()}
+)
 
 
 class HealthApi(APIView):
@@ -17,9 +21,10 @@ class HealthApi(APIView):
     throttle_classes: list = []
 
     @extend_schema(
-        responses=inline_serializer(
-            "HealthResponse", {"ok": serializers.BooleanField(), "checks": serializers.DictField()}
-        )
+        responses={
+            200: OpenApiResponse(HEALTH_RESPONSE, description="Every check is ok"),
+            503: OpenApiResponse(HEALTH_RESPONSE, description="A check failed; see checks"),
+        }
     )
     def get(self, request):
         report = health_report()

@@ -98,7 +98,7 @@ def test_callback_refuses_when_the_pending_account_disagrees(sim, sim_settings, 
         "/api/alice/oauth/vendor/callback", {"authCode": sim.login("AB2002"), "userId": "AB2002"}
     )
     # then
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert "nothing was stored" in response.content.decode()
     assert not BrokerCredential.objects.exists()
 
@@ -113,7 +113,7 @@ def test_callback_with_unknown_user_or_bad_code_stores_nothing(sim, sim_settings
     bad_code = client.get("/api/alice/oauth/vendor/callback", {"authCode": "not-a-code", "userId": "AB1001"})
     missing = client.get("/api/alice/oauth/vendor/callback")
     # then
-    assert unknown.status_code == 400
+    assert unknown.status_code == 403
     assert "No account has Alice Blue user id ZZ9999" in unknown.content.decode()
     assert bad_code.status_code == 502
     assert missing.status_code == 400
