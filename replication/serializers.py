@@ -15,7 +15,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import Account
+from accounts.validators import ACCOUNT_ID_MAX_LENGTH
 from broker.types import Exchange, OrderType, ProductType, Side
 from copytrade.core.exceptions import SEED_MESSAGE
 from copytrade.core.fields import (
@@ -44,7 +44,7 @@ def trade_id_field(**kwargs: Any) -> IdentifierField:
 
 
 def follower_id_field(**kwargs: Any) -> IdentifierField:
-    return IdentifierField(max_length=Account._meta.get_field("account_id").max_length, **kwargs)
+    return IdentifierField(max_length=ACCOUNT_ID_MAX_LENGTH, **kwargs)
 
 
 def _seed_error(message: str) -> serializers.ValidationError:
@@ -443,7 +443,7 @@ class EventsPageOutput(serializers.Serializer):
     pagination = PaginationOutput()
 
 
-LEVELS = {TradeEvent.Status.ERROR: "Error", TradeEvent.Status.WARNING: "Warning"}
+LEVELS: dict[str, str] = {TradeEvent.Status.ERROR: "Error", TradeEvent.Status.WARNING: "Warning"}
 
 
 class LogLineOutput(serializers.Serializer):

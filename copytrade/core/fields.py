@@ -138,7 +138,9 @@ class CaseInsensitiveChoiceField(serializers.Field):
         super().__init__(**kwargs)
         pattern = _case_insensitive_pattern(self.choices, self.aliases)
         description = f"One of {', '.join(self.choices)} (any letter case)."
-        extend_schema_field({"type": "string", "pattern": pattern, "description": description})(self)
+        schema = {"type": "string", "pattern": pattern, "description": description}
+        # The decorator only sets an attribute, so it works on an instance; its hint admits callables only.
+        extend_schema_field(schema)(self)  # type: ignore[type-var]
 
     def to_internal_value(self, data: Any) -> str:
         text = data.strip().upper() if isinstance(data, str) else None

@@ -8,6 +8,7 @@ module raises RecursionError, not ValueError, on very deep nesting; that too is 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.exceptions import ParseError
@@ -41,7 +42,9 @@ def check_parsed(data: Any, *, max_depth: int = MAX_DEPTH) -> None:
 class BoundedJSONParser(JSONParser):
     """JSON bodies, refused (400) when too deep or holding characters nothing downstream can store."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(
+        self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
