@@ -35,9 +35,12 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -m "not e2e and not slow"
 
+## make lint: ruff, mypy (django-stubs) and a check that no model change lacks its migration.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	DJANGO_SETTINGS_MODULE=tests.settings LOG_LEVEL=WARNING $(BIN)/python manage.py makemigrations --check --dry-run
 
 format: install
 	$(BIN)/ruff format .

@@ -8,6 +8,7 @@ row; the admin only parses forms and reports outcomes.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
@@ -251,8 +252,9 @@ class ReplaceCredentialForm(forms.Form):
     )
     clear_session = forms.BooleanField(required=False, help_text="Forget the current session token.")
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if not any(data.get(n) for n in BrokerCredential.ENCRYPTED_FIELDS) and not data.get("clear_session"):
             raise ValidationError("Enter at least one value (blank fields keep the stored value).")
         return data
@@ -264,15 +266,17 @@ class AccountForm(forms.ModelForm):
         model = Account
         fields = ("account_id", "role", "name", "client_id", "api_flavor", "status", "paper")
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("role") == Account.Role.MASTER and data.get("status") == Account.Status.ACTIVE:
             others = Account.objects.filter(role=Account.Role.MASTER, status=Account.Status.ACTIVE)
             if self.instance.pk:
                 others = others.exclude(pk=self.instance.pk)
-            if others.exists():
+            active = others.first()
+            if active is not None:
                 raise ValidationError(
-                    f"{others.first().account_id} is already the active master; deactivate it first."
+                    f"{active.account_id} is already the active master; deactivate it first."
                 )
         if self.instance.pk and "role" in self.changed_data:
             raise ValidationError(

@@ -4,6 +4,7 @@ the master settings singleton and the append-only audit log."""
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import StrEnum
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,8 +33,10 @@ _LABELS = {
 }
 
 
-def _choices_of(name: str, enum) -> type[models.TextChoices]:
-    return models.TextChoices(name, [(m.name, (m.value, _LABELS.get(m, m.value))) for m in enum])
+def _choices_of(name: str, enum: type[StrEnum]) -> type[models.TextChoices]:
+    members = [(m.name, (m.value, _LABELS.get(m, m.value))) for m in enum]
+    # Enum's functional API: the stubs type only the class syntax (and mypy only literal arguments).
+    return models.TextChoices(name, members)  # type: ignore[call-overload]
 
 
 ProductTypeChoices = _choices_of("ProductTypeChoices", broker_types.ProductType)

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from broker.client import AliceBlueClient
+    from broker.types import Session
 
 
 def market_today() -> date:
@@ -35,7 +36,9 @@ def market_day_start(*, now: datetime | None = None) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def session_state(credential: BrokerCredential | None, *, now: datetime | None = None) -> str:
+def session_state(
+    credential: BrokerCredential | None, *, now: datetime | None = None
+) -> BrokerCredential.SessionStatus:
     """The session's effective state, the one truth the API, the CLI and the admin show.
 
     VALID only when a read call succeeded today (Asia/Kolkata); a VALID session not verified today, or a
@@ -189,7 +192,7 @@ def credential_session_token(credential: BrokerCredential | None) -> str:
         raise CredentialUnreadable() from exc
 
 
-def account_broker_session(*, account: Account, token: str | None = None):
+def account_broker_session(*, account: Account, token: str | None = None) -> Session:
     """The broker Session built from the account's decrypted credential (or the given `token`, e.g. a
     replacement being checked); SessionMissing without one (CredentialUnreadable, a SessionMissing, when it
     cannot be decrypted)."""

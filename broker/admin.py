@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from broker.models import Instrument
 
@@ -10,8 +11,8 @@ class InstrumentAdmin(admin.ModelAdmin):
     search_fields = ("trading_symbol", "symbol", "token")
     readonly_fields = [f.name for f in Instrument._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Instrument | None = None) -> bool:
         return False

@@ -63,6 +63,13 @@ class BrokerRateLimitedError(BrokerError):
     retryable = True
     default_code = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        code: str = "",
+        http_status: int | None = None,
+    ):
         self.retry_after = retry_after
-        super().__init__(message, **kwargs)
+        super().__init__(message, code=code, http_status=http_status)

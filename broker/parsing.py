@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from zoneinfo import ZoneInfo
 
 from broker.exceptions import (
@@ -36,6 +36,10 @@ def is_placeholder(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip().lower() in PLACEHOLDERS)
 
 
+@overload
+def to_decimal(value: Any, default: Decimal = ...) -> Decimal: ...
+@overload
+def to_decimal(value: Any, default: None) -> Decimal | None: ...
 def to_decimal(value: Any, default: Decimal | None = Decimal("0")) -> Decimal | None:
     """A Decimal from a JSON number or string ("1,234.50", "00.00"); placeholders give `default`."""
     if is_placeholder(value):

@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,10 +67,10 @@ _sessions_lock = threading.Lock()
 class _NoCookies(http.cookiejar.DefaultCookiePolicy):
     """Sessions are shared by every account of the process: a cookie must never carry over between them."""
 
-    def set_ok(self, cookie, request):
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
         return False
 
-    def return_ok(self, cookie, request):
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
         return False
 
 
@@ -326,7 +327,7 @@ class Transport:
         except (UnicodeEncodeError, requests.exceptions.InvalidHeader):
             # A header value (the session token) that HTTP cannot carry: nothing was sent, and the session is
             # unusable until it is replaced.
-            error = BrokerAuthError(
+            error: BrokerError = BrokerAuthError(
                 f"{what}: the stored session cannot be sent in an HTTP header; replace it",
                 code="unusable_session",
             )

@@ -72,7 +72,7 @@ class OrderMappingInline(admin.TabularInline):
     model = OrderMapping
     extra = 0
     can_delete = False
-    fields = ["follower", "leg", "status", "quantity", "executed_quantity", "follower_order_id", "reason"]
+    fields = ("follower", "leg", "status", "quantity", "executed_quantity", "follower_order_id", "reason")
     readonly_fields = fields
     show_change_link = True
 

@@ -8,7 +8,7 @@ GET /api/trades/replicate.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
@@ -24,17 +24,18 @@ from replication.models import OrderAction, TradeEvent
 from replication.services import exits, fanout, modify
 from replication.services.events import trade_event_refresh_totals
 
+S = TypeVar("S", bound=serializers.Serializer)
 WAIT_PARAM = s.WaitQuery
 
 
-def _parse(serializer_class: type[serializers.Serializer], data: Any) -> serializers.Serializer:
+def _parse(serializer_class: type[S], data: Any) -> S:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer
 
 
 def _wait(request: Request) -> float:
-    return _parse(s.WaitQuery, request.query_params).seconds()  # type: ignore[attr-defined]
+    return _parse(s.WaitQuery, request.query_params).seconds()
 
 
 def _fan_out_answer(*, result: fanout.FanOutResult, wait: float, message: str) -> dict[str, Any]:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import time as dt_time
 from decimal import Decimal
-from typing import Any
+from typing import TypedDict, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.exceptions import CredentialUnreadable, FollowerNotFound
@@ -22,6 +22,7 @@ from replication import risk, states
 from replication.models import OrderAction, OrderMapping, TradeEvent
 
 Status = states.MappingStatus
+M = TypeVar("M", bound=Model)
 
 
 def followers_for_fanout(*, follower_ids: Iterable[str] | None = None) -> QuerySet[Account]:
@@ -51,11 +52,18 @@ def followers_known_or_404(*, follower_ids: Iterable[str]) -> None:
         )
 
 
-def _related(account: Account, name: str, model: type) -> Any:
+def _related(account: Account, name: str, model: type[M]) -> M | None:
     try:
         return getattr(account, name)
-    except model.DoesNotExist:  # type: ignore[attr-defined]
+    except model.DoesNotExist:  # type: ignore[attr-defined]  # only concrete models have it, so Model lacks it
         return None
+
+
+class _Switches(TypedDict):
+    account_active: bool
+    copy_trading_active: bool
+    consent_given: bool
+    session_status: str
 
 
 def follower_rules(*, account: Account, master_settings: MasterSettings) -> risk.FollowerRules:
@@ -68,8 +76,12 @@ def follower_rules(*, account: Account, master_settings: MasterSettings) -> risk
     except CredentialUnreadable:
         session_status = risk.SESSION_UNREADABLE
     else:
-        session_status = credential.session_status if token else BrokerCredential.SessionStatus.MISSING.value
-    base = {
+        session_status = (
+            credential.session_status
+            if credential is not None and token
+            else BrokerCredential.SessionStatus.MISSING.value
+        )
+    base: _Switches = {
         "account_active": account.status == Account.Status.ACTIVE,
         "copy_trading_active": account.copy_trading_active,
         "consent_given": bool(consent and consent.trade_replication_enabled),
@@ -231,7 +243,7 @@ def open_mapping_followers() -> list[int]:
 
 
 # ---------------------------------------------------------------- bounded synchronous wait
-def _poll(done, *, timeout: float, interval: float = 0.05) -> bool:
+def _poll(done: Callable[[], bool], *, timeout: float, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + max(timeout, 0.0)
     while True:
         if done():

@@ -16,7 +16,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import Account
+from accounts.validators import ACCOUNT_ID_MAX_LENGTH
 from broker.types import Exchange, OrderType, ProductType, Side
 from copytrade.core.exceptions import SEED_MESSAGE
 from copytrade.core.fields import (
@@ -47,7 +47,7 @@ def trade_id_field(**kwargs: Any) -> IdentifierField:
 
 
 def follower_id_field(**kwargs: Any) -> IdentifierField:
-    return IdentifierField(max_length=Account._meta.get_field("account_id").max_length, **kwargs)
+    return IdentifierField(max_length=ACCOUNT_ID_MAX_LENGTH, **kwargs)
 
 
 def _seed_error(message: str) -> serializers.ValidationError:
@@ -59,7 +59,7 @@ def _seed_error(message: str) -> serializers.ValidationError:
 def _order_type_rules() -> list[dict[str, Any]]:
     """The trade's cross-field rule as JSON schema: a LIMIT order needs a price above 0, an SL order a price
     and a trigger price, an SLM order a trigger price; MARKET (the default) needs neither."""
-    positive = PriceField(positive=True)._spectacular_annotation["field"]
+    positive = PriceField(positive=True).openapi_schema
 
     def kind(*names: str) -> dict[str, Any]:
         words = [name for name in names if name not in ORDER_TYPE_ALIASES]
@@ -478,7 +478,7 @@ class EventsPageOutput(serializers.Serializer):
     pagination = PaginationOutput()
 
 
-LEVELS = {TradeEvent.Status.ERROR: "Error", TradeEvent.Status.WARNING: "Warning"}
+LEVELS: dict[str, str] = {TradeEvent.Status.ERROR: "Error", TradeEvent.Status.WARNING: "Warning"}
 
 
 class LogLineOutput(serializers.Serializer):

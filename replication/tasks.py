@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, TypedDict, TypeVar
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.exceptions import Retry
 
 from replication import dispatch
@@ -24,7 +24,18 @@ from replication.services.action_run import order_action_run, order_action_settl
 
 logger = logging.getLogger(__name__)
 
-TASK_OPTIONS = {
+_T = TypeVar("_T")
+
+
+class _TaskOptions(TypedDict):
+    bind: Literal[True]
+    acks_late: bool
+    reject_on_worker_lost: bool
+    ignore_result: bool
+    max_retries: None
+
+
+TASK_OPTIONS: _TaskOptions = {
     "bind": True,
     "acks_late": True,
     "reject_on_worker_lost": True,
@@ -35,8 +46,8 @@ UNEXPECTED_ERROR_RETRIES = 3
 
 
 def _guarded(
-    task: Any, run: Callable[[], Any], *, errors: int, settle: Callable[[BaseException], Any]
-) -> Any:
+    task: Task[Any, Any], run: Callable[[], _T], *, errors: int, settle: Callable[[BaseException], object]
+) -> _T | None:
     """Run `run`; retry an unexpected exception UNEXPECTED_ERROR_RETRIES times (1, 2, 4 s), then `settle`.
 
     `errors` counts the unexpected errors of this task's earlier runs (carried in its kwargs, apart from the
@@ -57,7 +68,7 @@ def _guarded(
 
 
 @shared_task(name=dispatch.PLACE, **TASK_OPTIONS)
-def order_mapping_place_task(self, mapping_id: int, unexpected_errors: int = 0) -> None:
+def order_mapping_place_task(self: Task[Any, None], mapping_id: int, unexpected_errors: int = 0) -> None:
     """Place one follower order (PENDING mapping); retried with backoff while the broker is unavailable."""
     outcome = _guarded(
         self,
@@ -70,7 +81,9 @@ def order_mapping_place_task(self, mapping_id: int, unexpected_errors: int = 0) 
 
 
 @shared_task(name=dispatch.PLACE_BATCH, **TASK_OPTIONS)
-def order_mappings_place_batch_task(self, mapping_ids: list[int], unexpected_errors: int = 0) -> None:
+def order_mappings_place_batch_task(
+    self: Task[Any, None], mapping_ids: list[int], unexpected_errors: int = 0
+) -> None:
     """Place the first attempts of a fan-out's PENDING mappings concurrently; retries go row by row."""
     outcome = _guarded(
         self,
@@ -83,7 +96,7 @@ def order_mappings_place_batch_task(self, mapping_ids: list[int], unexpected_err
 
 
 @shared_task(name=dispatch.RECONCILE, **TASK_OPTIONS)
-def order_mapping_reconcile_task(self, mapping_id: int, unexpected_errors: int = 0) -> None:
+def order_mapping_reconcile_task(self: Task[Any, None], mapping_id: int, unexpected_errors: int = 0) -> None:
     """Resolve an UNKNOWN mapping by its orderTag (and send it again once confirmed absent, when allowed)."""
     outcome = _guarded(
         self,
@@ -98,7 +111,7 @@ def order_mapping_reconcile_task(self, mapping_id: int, unexpected_errors: int =
 
 
 @shared_task(name=dispatch.ACTION_RUN, **TASK_OPTIONS)
-def order_action_run_task(self, action_id: int, unexpected_errors: int = 0) -> None:
+def order_action_run_task(self: Task[Any, None], action_id: int, unexpected_errors: int = 0) -> None:
     """Run one exit / modify / cancel of a follower order."""
     outcome = _guarded(
         self,
@@ -111,32 +124,32 @@ def order_action_run_task(self, action_id: int, unexpected_errors: int = 0) -> N
 
 
 @shared_task(name=dispatch.FOLLOWER_ORDERS_SYNC, **TASK_OPTIONS)
-def follower_orders_sync_task(self, follower_pk: int) -> None:
+def follower_orders_sync_task(self: Task[Any, None], follower_pk: int) -> None:
     """Read one follower's order book and update its open mappings (the next beat tick tries again)."""
     sweeper.follower_orders_sync(follower_pk=follower_pk)
 
 
 @shared_task(name=dispatch.ORDER_STATUS_SYNC, **TASK_OPTIONS)
-def order_status_sync_task(self) -> None:
+def order_status_sync_task(self: Task[Any, None]) -> None:
     """Beat: one order-book sync task per follower with open orders and a session worth calling with."""
     for follower_pk in sweeper.followers_to_sync():
         dispatch.follower_orders_sync_enqueue(follower_pk)
 
 
 @shared_task(name=dispatch.SWEEP, **TASK_OPTIONS)
-def replication_sweep_task(self) -> None:
+def replication_sweep_task(self: Task[Any, None]) -> None:
     """Beat: re-enqueue lost PENDING work, resolve stuck SUBMITTING rows, re-run stale UNKNOWN reconciles."""
     sweeper.replication_sweep()
 
 
 @shared_task(name=dispatch.FOLLOWER_RISK_SNAPSHOT, **TASK_OPTIONS)
-def follower_risk_snapshot_refresh_task(self, follower_pk: int) -> None:
+def follower_risk_snapshot_refresh_task(self: Task[Any, None], follower_pk: int) -> None:
     """Read one follower's positions and limits into its risk snapshot; auto-liquidate past a loss limit."""
     risk_snapshot.follower_risk_snapshot_refresh(follower_pk=follower_pk)
 
 
 @shared_task(name=dispatch.RISK_SNAPSHOTS, **TASK_OPTIONS)
-def risk_snapshot_refresh_task(self) -> None:
+def risk_snapshot_refresh_task(self: Task[Any, None]) -> None:
     """Beat: one risk-snapshot task per active follower whose session is worth calling with."""
     for follower_pk in risk_snapshot.followers_for_risk_snapshot():
         dispatch.follower_risk_snapshot_enqueue(follower_pk)

@@ -270,7 +270,7 @@ def credential_replace(
     """
     values.check()
     client_changed = client_id is not None and client_id != account.client_id
-    if client_changed:
+    if client_id is not None and client_changed:
         account.client_id = client_id
         model_check(account, exclude=["account_id", "role", "name", "api_flavor", "status"])
     credential, created = BrokerCredential.objects.select_for_update().get_or_create(account=account)

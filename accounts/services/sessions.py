@@ -14,6 +14,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -36,7 +37,11 @@ from accounts.selectors import (
 from accounts.services.audit import SYSTEM_ACTOR, audit_record
 from accounts.validators import API_KEY_MAX_LENGTH, TOKEN_MAX_LENGTH, is_header_safe, secret_check
 from broker.exceptions import BrokerAuthError, BrokerError
+from broker.types import ApiFlavor
 from copytrade.core.exceptions import UpstreamFailed
+
+if TYPE_CHECKING:
+    from broker.client import AliceBlueClient
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +56,7 @@ UNCHANGED = "unchanged"  # the same token again
 CLEARED = "cleared"  # no session any more
 
 
-def _broker_client(flavor: str):
+def _broker_client(flavor: str) -> AliceBlueClient:
     from broker.conf import client_from_settings
 
     return client_from_settings(flavor=flavor)
@@ -263,7 +268,7 @@ def account_session_from_api_key(
             f"{account.account_id} has no Alice Blue user id (client_id)", code="client_id_missing"
         )
     try:
-        session = _broker_client(Account.ApiFlavor.LEGACY).session_from_api_key(
+        session = _broker_client(ApiFlavor.LEGACY).session_from_api_key(
             user_id=account.client_id, api_key=key
         )
     except BrokerError as exc:
@@ -276,8 +281,8 @@ def account_session_from_api_key(
         raise UpstreamFailed(f"Alice Blue did not issue a session: {exc.message}") from exc
     with transaction.atomic():
         locked = Account.objects.select_for_update().get(pk=account.pk)
-        if locked.api_flavor != Account.ApiFlavor.LEGACY:
-            locked.api_flavor = Account.ApiFlavor.LEGACY
+        if locked.api_flavor != ApiFlavor.LEGACY:
+            locked.api_flavor = ApiFlavor.LEGACY
             locked.save(update_fields=["api_flavor", "updated_at"])
         return account_session_store(
             account=locked, token=session.token, actor=actor, source="api_key", verified=True, api_key=api_key
@@ -375,7 +380,7 @@ def account_session_check(*, account: Account, actor: str) -> SessionCheckResult
         credential = BrokerCredential.objects.filter(account=account).first()
     replacement = "" if replacement == "gone" else replacement
     token = credential_session_token(credential)
-    if not token:
+    if credential is None or not token:
         if credential is not None and credential.session_status != BrokerCredential.SessionStatus.MISSING:
             BrokerCredential.objects.filter(pk=credential.pk).update(
                 session_status=BrokerCredential.SessionStatus.MISSING, updated_at=timezone.now()

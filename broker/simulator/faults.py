@@ -195,7 +195,9 @@ async def broker_middleware(request: web.Request, handler: Handler) -> web.Strea
     if latency_ms:
         await asyncio.sleep(latency_ms / 1000)
     try:
-        response = await _fault_response(mode_rule, request, state) if mode_rule else None
+        response: web.StreamResponse | None = (
+            await _fault_response(mode_rule, request, state) if mode_rule else None
+        )
         if response is None:
             response = await handler(request)
     except web.HTTPException as exc:

@@ -23,7 +23,9 @@ async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRun
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
     await site.start()
     server = site._server
-    bound = server.sockets[0].getsockname()[1] if server and server.sockets else port
+    bound = (
+        server.sockets[0].getsockname()[1] if isinstance(server, asyncio.Server) and server.sockets else port
+    )
     return runner, bound
 
 
@@ -78,14 +80,15 @@ def run_in_thread(options: SimulatorOptions, *, host: str = "127.0.0.1", port: i
     """Start the simulator in a daemon thread; returns once it is listening."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
-    outcome: dict[str, object] = {}
+    started: list[tuple[web.AppRunner, int]] = []
+    errors: list[Exception] = []
 
     def target() -> None:
         asyncio.set_event_loop(loop)
         try:
-            outcome["started"] = loop.run_until_complete(_start(build_app(options), host, port))
+            started.append(loop.run_until_complete(_start(build_app(options), host, port)))
         except Exception as exc:  # reported to the starting thread below
-            outcome["error"] = exc
+            errors.append(exc)
             ready.set()
             return
         ready.set()
@@ -95,7 +98,7 @@ def run_in_thread(options: SimulatorOptions, *, host: str = "127.0.0.1", port: i
     thread = threading.Thread(target=target, name="alice-simulator", daemon=True)
     thread.start()
     ready.wait(timeout=30)
-    if "error" in outcome:
-        raise RuntimeError("simulator failed to start") from outcome["error"]  # type: ignore[arg-type]
-    runner, bound = outcome["started"]  # type: ignore[misc]
+    if errors:
+        raise RuntimeError("simulator failed to start") from errors[0]
+    runner, bound = started[0]
     return BackgroundServer(host=host, port=bound, loop=loop, thread=thread, runner=runner)

@@ -37,6 +37,16 @@ VISIBLE_TEXT_PATTERN = f"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
 _VISIBLE_TEXT = re.compile(VISIBLE_TEXT_PATTERN)
 
 
+def annotate(field: serializers.Field, schema: dict[str, Any]) -> None:
+    """State `field`'s OpenAPI schema (drf-spectacular reads it) and keep it as `field.openapi_schema`.
+
+    Done in each field's __init__, so it survives DRF's deep copy of declared fields (a copy is a new call).
+    """
+    field.openapi_schema = schema  # type: ignore[attr-defined]
+    # extend_schema_field only sets an attribute on what it decorates; its hint accepts classes and callables.
+    extend_schema_field(schema)(field)  # type: ignore[type-var]
+
+
 class _StrictString(serializers.CharField):
     """A CharField taking only JSON strings, untrimmed, and an empty query parameter as empty, not absent."""
 
@@ -77,7 +87,7 @@ class IdentifierField(_StrictString):
         schema: dict[str, Any] = {"type": "string", "pattern": self.pattern, "maxLength": max_length}
         if not self.blank_ok:
             schema["minLength"] = 1
-        extend_schema_field(schema)(self)
+        annotate(self, schema)
 
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
@@ -101,7 +111,7 @@ class TextField(_StrictString):
         schema: dict[str, Any] = {"type": "string", "pattern": pattern, "maxLength": max_length}
         if not self.blank_ok:
             schema["minLength"] = 1
-        extend_schema_field(schema)(self)
+        annotate(self, schema)
 
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
@@ -127,7 +137,7 @@ class StrictIntegerField(serializers.IntegerField):
 
     def __init__(self, *, min_value: int, max_value: int, **kwargs: Any) -> None:
         super().__init__(min_value=min_value, max_value=max_value, **kwargs)
-        extend_schema_field({"type": "integer", "minimum": min_value, "maximum": max_value})(self)
+        annotate(self, {"type": "integer", "minimum": min_value, "maximum": max_value})
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int | float):
@@ -177,6 +187,7 @@ class DecimalInputField(serializers.Field):
     (half to even), which is how any float becomes an amount of money.
     """
 
+    openapi_schema: dict[str, Any]
     default_error_messages = {
         "invalid": 'A number, or a decimal string like "500.50", is required.',
         "range": "Must be between {low} and {high}.",
@@ -198,9 +209,9 @@ class DecimalInputField(serializers.Field):
             f"number (rounded to {places} decimals)."
         )
         schema["description"] = f"{description} {detail}".strip()
-        extend_schema_field(schema)(self)
+        annotate(self, schema)
 
-    def to_internal_value(self, data: Any) -> Decimal:
+    def to_internal_value(self, data: Any) -> Decimal | None:
         step = Decimal(1).scaleb(-self.places)
         if isinstance(data, str):
             if not self.text.match(data):
@@ -274,7 +285,9 @@ class CaseInsensitiveChoiceField(serializers.Field):
         super().__init__(**kwargs)
         pattern = case_insensitive_pattern(self.choices, self.aliases)
         description = f"One of {', '.join(self.choices)} (any letter case)."
-        extend_schema_field({"type": "string", "pattern": pattern, "description": description})(self)
+        schema = {"type": "string", "pattern": pattern, "description": description}
+        # The decorator only sets an attribute, so it works on an instance; its hint admits callables only.
+        annotate(self, schema)
 
     def get_value(self, dictionary: Any) -> Any:
         value = super().get_value(dictionary)

@@ -8,6 +8,7 @@ field); properties no field reads are ignored, whatever they hold.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.exceptions import ParseError
@@ -31,7 +32,9 @@ def check_depth(data: Any, *, max_depth: int = MAX_DEPTH) -> None:
 class BoundedJSONParser(JSONParser):
     """JSON bodies, refused (400) when nested too deeply to be a request of this API."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(
+        self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from accounts.models import Account
 from accounts.selectors import master_settings_get
@@ -270,7 +271,7 @@ def _pending_ids(rows: list[OrderMapping]) -> list[int]:
     return [ids[row.order_tag] for row in pending]
 
 
-def _scoped_mappings(master_order_id: str, follower_pks: list[int] | None):
+def _scoped_mappings(master_order_id: str, follower_pks: list[int] | None) -> QuerySet[OrderMapping]:
     queryset = selectors.entry_mappings(master_order_id=master_order_id)
     if follower_pks is not None:
         queryset = queryset.filter(follower_id__in=follower_pks)

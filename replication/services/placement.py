@@ -10,7 +10,7 @@ below are shared with the batch path (`placement_batch.py`), which places many f
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -150,7 +150,7 @@ def entry_within_age(mapping: OrderMapping) -> bool:
     return age <= settings.REPLICATION_ENTRY_MAX_AGE and market_today() == _market_day(mapping.created_at)
 
 
-def _market_day(moment) -> date:
+def _market_day(moment: datetime) -> date:
     return moment.astimezone(ZoneInfo(settings.MARKET_TIME_ZONE)).date()
 
 
