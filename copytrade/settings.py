@@ -391,12 +391,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "redact_secrets": {"()": "copytrade.core.logging.RedactSecretsFilter"},
-        "request_id": {"()": "django_guid.log_filters.CorrelationId"},
+        "request_id": {"()": "copytrade.core.logging.RequestIdFilter"},
     },
     "formatters": {
-        "plain": {
-            "format": "%(asctime)s %(levelname)s %(name)s [%(process)d] [%(correlation_id)s] %(message)s"
-        },
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] [%(request_id)s] %(message)s"},
     },
     "handlers": {
         "console": {

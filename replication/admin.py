@@ -8,12 +8,15 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from accounts.models import Account
-from accounts.services.audit import audit_record
 from replication import states
 from replication.models import FollowerRiskSnapshot, MasterTrade, OrderAction, OrderMapping, TradeEvent
 from replication.services.action_events import trade_events_retry_failed_actions
-from replication.services.reconcile import order_mapping_reconcile
+from replication.services.reconcile import order_mappings_reconcile_now
 from replication.services.sweeper import order_mappings_sync_now
+
+
+def _actor(request: HttpRequest) -> str:
+    return f"admin:{request.user.get_username()}"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -105,16 +108,8 @@ class TradeEventAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Retry failed exit/modify/cancel actions")
     def retry_failed_actions(self, request: HttpRequest, queryset) -> None:
-        actor = f"admin:{request.user.get_username()}"
         events = list(queryset.exclude(event_type=TradeEvent.EventType.PLACE).values_list("pk", flat=True))
-        retried = trade_events_retry_failed_actions(event_ids=events, requested_by=actor)
-        if retried:
-            audit_record(
-                actor=actor,
-                action="actions.retried",
-                target=",".join(str(pk) for pk in events),
-                details={"trade_events": events, "actions": retried},
-            )
+        retried = trade_events_retry_failed_actions(event_ids=events, actor=_actor(request))
         self.message_user(
             request,
             f"{len(retried)} failed actions of {len(events)} exit/modify/cancel events run again.",
@@ -155,20 +150,10 @@ class OrderMappingAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Reconcile now (UNKNOWN: look the order tag up in the follower's order book)")
     def reconcile_now(self, request: HttpRequest, queryset) -> None:
-        outcomes: dict[str, int] = {}
-        ignored = 0
-        for mapping in queryset.select_related("follower"):
-            if mapping.status != OrderMapping.Status.UNKNOWN:
-                ignored += 1
-                continue
-            outcome = order_mapping_reconcile(mapping_id=mapping.pk)
-            outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
-            audit_record(
-                actor=f"admin:{request.user.get_username()}",
-                action="mapping.reconciled",
-                target=str(mapping.pk),
-                details={"result": outcome.status},
-            )
+        outcomes = order_mappings_reconcile_now(
+            mapping_ids=list(queryset.values_list("pk", flat=True)), actor=_actor(request)
+        )
+        ignored = outcomes.pop("not UNKNOWN", 0)
         summary = ", ".join(f"{count} {status}" for status, count in sorted(outcomes.items())) or "none"
         self.message_user(
             request, f"Reconciled: {summary}; {ignored} not UNKNOWN (left alone).", messages.INFO

@@ -15,9 +15,8 @@ from decimal import ROUND_FLOOR, Decimal
 
 from accounts import risk_defaults
 
-MULTIPLIER = "MULTIPLIER"
-FIXED_QTY = "FIXED_QTY"
-DEFAULT_MAX_QUANTITY = 100  # the seed: a missing or zero max_quantity means 100
+MULTIPLIER = risk_defaults.MULTIPLIER
+FIXED_QTY = risk_defaults.FIXED_QTY
 
 SESSION_VALID = "VALID"
 SESSION_UNVERIFIED = "UNVERIFIED"  # stored, not yet proven by a call: tried (the call is the check)
@@ -141,7 +140,7 @@ def size_quantity(
         zero_reason = f"Quantity becomes 0 after multiplier: {format_number(rules.lot_multiplier)}"
         if quantity and quantity != scaled:
             notes.append(f"Rounded down to lot size {lot_size}: {quantity}")
-    max_quantity = rules.max_quantity or DEFAULT_MAX_QUANTITY
+    max_quantity = rules.max_quantity or risk_defaults.MAX_QUANTITY  # the seed: missing or 0 means 100
     for cap, label in (
         (max_quantity, "max_quantity"),
         (limits.max_quantity_per_trade, "max_quantity_per_trade"),

@@ -1,9 +1,11 @@
-"""Log redaction: a filter that masks anything that looks like a credential before it is written."""
+"""Logging filters: credentials masked before anything is written, and the request id on every record."""
 
 from __future__ import annotations
 
 import logging
 import re
+
+from django_guid import get_guid
 
 # key=value, "key": "value" and Authorization headers for the secrets we handle.
 _SENSITIVE_NAMES = (
@@ -38,4 +40,13 @@ class RedactSecretsFilter(logging.Filter):
         if redacted != message:
             record.msg = redacted
             record.args = None
+        return True
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the request id (django-guid's correlation id, carried into Celery tasks) on every record as
+    `request_id`: "-" outside a request or task."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = get_guid() or "-"
         return True

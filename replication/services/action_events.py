@@ -22,6 +22,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from accounts.services.audit import audit_record
 from copytrade.core.exceptions import NotFound
 from replication import dispatch, selectors, states
 from replication.models import OrderAction, OrderMapping, TradeEvent
@@ -191,11 +192,19 @@ def _actions_retry_failed(queryset: QuerySet[OrderAction], *, requested_by: str)
     return retried
 
 
-def trade_events_retry_failed_actions(*, event_ids: Iterable[int], requested_by: str = "admin") -> list[int]:
-    """Run again every exit / modify / cancel action of the given trade events that ended FAILED (admin)."""
-    return _actions_retry_failed(
-        OrderAction.objects.filter(trade_event_id__in=list(event_ids)), requested_by=requested_by
-    )
+def trade_events_retry_failed_actions(*, event_ids: Iterable[int], actor: str) -> list[int]:
+    """An operator's "Retry failed": run again every exit / modify / cancel action of the given trade events
+    that ended FAILED; audited when it retried any."""
+    events = list(event_ids)
+    retried = _actions_retry_failed(OrderAction.objects.filter(trade_event_id__in=events), requested_by=actor)
+    if retried:
+        audit_record(
+            actor=actor,
+            action="actions.retried",
+            target=",".join(str(pk) for pk in events),
+            details={"trade_events": events, "actions": retried},
+        )
+    return retried
 
 
 # ---------------------------------------------------------------- running one action: shared bookkeeping

@@ -22,6 +22,7 @@ from accounts.selectors import (
     credential_of,
     master_settings_get,
 )
+from accounts.services.audit import audit_record
 from accounts.services.sessions import account_session_mark_expired, account_session_note_success
 from broker.exceptions import BrokerAuthError, BrokerError
 from replication import dispatch, states
@@ -156,3 +157,23 @@ def order_mapping_reconcile_settle_unexpected(*, mapping_id: int, error: BaseExc
     )
     logger.error("[RECONCILE] mapping %s: %s", mapping_id, reason)
     return bool(updated)
+
+
+def order_mappings_reconcile_now(*, mapping_ids: list[int], actor: str) -> dict[str, int]:
+    """An operator's "Reconcile now": reconcile each UNKNOWN mapping at once (audited, one row each); the
+    others are left alone. Returns how many ended in each status ("not UNKNOWN" for those left alone)."""
+    outcomes: dict[str, int] = {}
+    for mapping_id in mapping_ids:
+        status = OrderMapping.objects.filter(pk=mapping_id).values_list("status", flat=True).first()
+        if status != Status.UNKNOWN:
+            outcomes["not UNKNOWN"] = outcomes.get("not UNKNOWN", 0) + 1
+            continue
+        outcome = order_mapping_reconcile(mapping_id=mapping_id)
+        outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
+        audit_record(
+            actor=actor,
+            action="mapping.reconciled",
+            target=str(mapping_id),
+            details={"result": outcome.status},
+        )
+    return outcomes

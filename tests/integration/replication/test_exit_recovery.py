@@ -213,7 +213,7 @@ def test_exit_that_gave_up_is_run_again_by_the_admin_action(
     assert _ledger(sim, follower) == [("BUY", 10, "COMPLETE"), ("SELL", 10, "COMPLETE")]
     assert AuditEvent.objects.filter(action="actions.retried", actor="admin:ops").count() == 1
     # and the service run again finds nothing failed: nothing is sent
-    assert action_events.trade_events_retry_failed_actions(event_ids=[event.pk]) == []
+    assert action_events.trade_events_retry_failed_actions(event_ids=[event.pk], actor="admin:ops") == []
     assert len(sim.orders(follower.client_id)) == 2
 
 
