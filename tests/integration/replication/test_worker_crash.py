@@ -20,12 +20,11 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 from django.db import connection
 
 from replication.models import OrderMapping
 from replication.services.sweeper import replication_sweep
-from tests.integration.replication.conftest import QA_SECRET, requires_mysql, trade, wait_for
+from tests.integration.replication.conftest import QA_SECRET, purge_broker, requires_mysql, trade, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 FOLLOWERS = 6
@@ -115,12 +114,8 @@ def worker_process(sim, engine, tmp_path):
     worker = WorkerProcess(sim.base_url, tmp_path / "worker.log")
     yield worker
     worker.stop()
-    # Messages the killed workers had taken stay unacknowledged in Redis until their visibility timeout;
-    # drop them so no later test's worker receives them.
-    client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
-    client.delete("unacked", "unacked_index", "unacked_mutex")
-    client.delete(*[key for key in client.keys("celery*") if key != b"celery"] or ["_none"])
-    client.delete("celery")
+    # Messages the killed workers had taken stay unacknowledged in Redis until their visibility timeout.
+    purge_broker()
 
 
 def _sweep_until_settled(master_order_ids: list[str], timeout: float) -> bool:
