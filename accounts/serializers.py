@@ -15,6 +15,7 @@ from copytrade.core.exceptions import ValidationFailed
 from copytrade.core.fields import (
     CaseInsensitiveChoiceField,
     DecimalInputField,
+    ExactChoiceField,
     IdentifierField,
     StrictBooleanField,
     StrictIntegerField,
@@ -69,7 +70,7 @@ class FollowerCreateInput(serializers.Serializer):
     followerId = id_field()
     clientId = client_id_field()
     name = text_field(v.NAME_MAX_LENGTH, required=False, allow_blank=True, default="")
-    apiFlavor = serializers.ChoiceField(choices=Account.ApiFlavor.choices, required=False)
+    apiFlavor = ExactChoiceField(choices=Account.ApiFlavor.choices, required=False)
     paper = StrictBooleanField(required=False, default=False)
     apiKey = secret_field(v.API_KEY_MAX_LENGTH, required=False, allow_blank=True)
     apiSecret = secret_field(v.API_KEY_MAX_LENGTH, required=False, allow_blank=True)
@@ -113,9 +114,7 @@ _SIZING_RULES = [
 class RiskConfigInput(serializers.Serializer):
     followerId = id_field()
     lot_multiplier = multiplier_field(required=False, allow_null=True)
-    sizing_mode = serializers.ChoiceField(
-        choices=RiskConfig.SizingMode.choices, required=False, allow_null=True
-    )
+    sizing_mode = ExactChoiceField(choices=RiskConfig.SizingMode.choices, required=False, allow_null=True)
     fixed_quantity = quantity_field(required=False, allow_null=True)
     max_quantity = quantity_field(required=False, allow_null=True)
     max_order_value = money_field(required=False, allow_null=True)
@@ -239,7 +238,7 @@ class FollowerOutput(serializers.Serializer):
     paper = serializers.BooleanField()
     copy_trading_active = serializers.BooleanField()
     consent_given = serializers.BooleanField()
-    session_status = serializers.ChoiceField(
+    session_status = ExactChoiceField(
         choices=BrokerCredential.SessionStatus.choices,
         help_text="VALID only when a read call succeeded today (Asia/Kolkata); UNVERIFIED until one does.",
     )
@@ -261,7 +260,7 @@ class FollowerCreateOutput(OkMessageOutput):
 
 class CredentialSavedOutput(OkMessageOutput):
     credentialId = serializers.IntegerField()
-    sessionStatus = serializers.ChoiceField(choices=BrokerCredential.SessionStatus.choices)
+    sessionStatus = ExactChoiceField(choices=BrokerCredential.SessionStatus.choices)
     replacementPending = serializers.BooleanField(
         help_text="True when the token was kept as the replacement of a session that works today: the "
         "working session stays in use until a background check accepts the new token."
@@ -275,7 +274,7 @@ class CredentialOutput(serializers.Serializer):
     access_token_last4 = serializers.CharField()
     status = serializers.CharField()
     created_at = serializers.DateTimeField()
-    session_status = serializers.ChoiceField(choices=BrokerCredential.SessionStatus.choices)
+    session_status = ExactChoiceField(choices=BrokerCredential.SessionStatus.choices)
     replacement_pending = serializers.BooleanField()
     last_verified_at = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField(allow_blank=True)

@@ -257,6 +257,18 @@ class PriceField(DecimalInputField):
         return super().to_internal_value(data) or None
 
 
+class ExactChoiceField(serializers.ChoiceField):
+    """One of the choices, exactly (a JSON string; the schema's enum), never echoing a long input back."""
+
+    default_error_messages = {"invalid_choice": "Must be one of {choices} (got {input})."}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or data not in self.choice_strings_to_values:
+            shown = repr(data)[:40] if isinstance(data, str) else type(data).__name__
+            self.fail("invalid_choice", choices=", ".join(map(str, self.choices)), input=shown)
+        return self.choice_strings_to_values[data]
+
+
 def case_insensitive_pattern(choices: Iterable[str], aliases: dict[str, str]) -> str:
     def letters(word: str) -> str:
         return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
