@@ -43,7 +43,7 @@ def _fan_out_answer(*, result: fanout.FanOutResult, wait: float, message: str) -
     selectors.mappings_wait(mapping_ids=ids, timeout=wait)
     mappings = list(selectors.entry_mappings(master_order_id=result.event.master_order_id).filter(pk__in=ids))
     results = s.MappingResultOutput(mappings, many=True).data
-    counts = s.Counts.of(results)
+    counts = s.counts_of(results)
     trade_event_refresh_totals(event=result.event)
     return {
         "ok": True,
@@ -66,7 +66,7 @@ def _action_answer(*, event: TradeEvent, wait: float, message: str) -> dict[str,
     actions: list[OrderAction] = list(selectors.event_actions(event=event))
     context = {"exit_legs": selectors.exit_legs_by_follower(event=event)}
     results = s.ActionResultOutput(actions, many=True, context=context).data
-    counts = s.Counts.of(results)
+    counts = s.counts_of(results)
     trade_event_refresh_totals(event=event)
     total = "total_orders" if event.event_type == TradeEvent.EventType.MODIFY else "total_followers"
     return {

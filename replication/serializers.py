@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -30,6 +29,7 @@ from copytrade.core.fields import (
 from copytrade.core.schema import schema_keywords
 from replication import states
 from replication.models import OrderAction, OrderMapping, TradeEvent
+from replication.selectors import Counts
 from replication.services.modify import Modification
 
 TRADE_ID_MAX = 64
@@ -251,19 +251,12 @@ class MappingsQuery(PageQuery):
 
 
 # ------------------------------------------------------------------------------------------ outputs
-@dataclass(frozen=True)
-class Counts:
-    successful: int = 0
-    failed: int = 0
-    skipped: int = 0
-    pending: int = 0
-
-    @classmethod
-    def of(cls, rows: Iterable[dict[str, Any]]) -> Counts:
-        tally = {"SUCCESS": 0, "FAILED": 0, "SKIPPED": 0, "PENDING": 0}
-        for row in rows:
-            tally[row["status"]] += 1
-        return cls(tally["SUCCESS"], tally["FAILED"], tally["SKIPPED"], tally["PENDING"])
+def counts_of(rows: Iterable[dict[str, Any]]) -> Counts:
+    """The summary of result rows (SUCCESS / FAILED / SKIPPED / PENDING)."""
+    tally = {"SUCCESS": 0, "FAILED": 0, "SKIPPED": 0, "PENDING": 0}
+    for row in rows:
+        tally[row["status"]] += 1
+    return Counts(tally["SUCCESS"], tally["FAILED"], tally["SKIPPED"], tally["PENDING"])
 
 
 RESULT_STATUSES = ["SUCCESS", "SKIPPED", "FAILED", "PENDING"]
