@@ -357,3 +357,17 @@ def test_consent_link_command_errors(follower, settings):
     settings.COPYTRADE_PUBLIC_URL = ""
     with pytest.raises(CommandError, match="COPYTRADE_PUBLIC_URL"):
         call_command("consent_link", "TEST-USER-1")
+
+
+def test_a_browser_can_post_the_agreement_the_page_sends_its_origin(api, follower):
+    # given the page as a browser receives it (a no-referrer policy makes a browser post "Origin: null",
+    # which Django's CSRF check refuses: the form could never be sent)
+    path = _link(api)
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get(path).content.decode()
+    assert 'content="no-referrer"' not in page
+    # when the agreement is posted with the Origin a browser sends for a same-origin page
+    agreed = _agree(browser, path, origin="http://testserver")
+    # then it is recorded
+    assert agreed.status_code == 200, agreed.content[:300]
+    assert Consent.objects.get(account=follower).recorded_by == "FOLLOWER"
