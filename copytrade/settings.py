@@ -406,6 +406,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # It logs every id it sets and clears: noise at INFO.
+        "django_guid": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
     },
