@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 from broker.exceptions import BrokerError, BrokerRejectedError
 from broker.types import (
@@ -27,6 +28,15 @@ from broker.types import (
 )
 
 DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 10.0)
+# Alice Blue's webhook registration lives on the legacy gateway for both API generations (reference 7.2).
+WEBHOOK_PREFIX = "/rest/AliceBlueAPIService/api/webhook"
+
+
+def websocket_url(base_url: str, path: str) -> str:
+    """`path` on the host of `base_url`, with the scheme switched to ws (http) or wss (https)."""
+    parts = urlsplit(base_url.rstrip("/"))
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme.lower(), parts.scheme.lower())
+    return urlunsplit((scheme, parts.netloc, parts.path + path, "", ""))
 
 
 class AliceBlueClient(ABC):
@@ -104,6 +114,28 @@ class AliceBlueClient(ABC):
     @abstractmethod
     def profile(self) -> Profile:
         """The account profile; the cheapest "is this session alive" probe."""
+
+    # -- order updates (order-notify websocket, webhooks) ---------------------------------------------------
+    @abstractmethod
+    def order_notify_token(self) -> str | None:
+        """A fresh single-use orderToken for the order-notify websocket (GET .../ws/createWsToken).
+
+        None when the account is not enabled for the feed (HTTP 200 with an empty body). A non-order call:
+        counted by the call budget. Raises BrokerAuthError (session), BrokerUnavailableError (an HTML page,
+        5xx, no answer), BrokerRateLimitedError, BrokerRejectedError (other refusals).
+        """
+
+    @abstractmethod
+    def order_notify_url(self) -> str:
+        """The order-notify websocket URL for this client's base URL (http -> ws, https -> wss)."""
+
+    @abstractmethod
+    def webhook_subscribe(self, url: str) -> None:
+        """Ask Alice Blue to POST every order event of this account to `url` (at most 5 URLs per user)."""
+
+    @abstractmethod
+    def webhook_unsubscribe(self, url: str) -> None:
+        """Stop the webhook POSTs to `url`."""
 
     def resolve_modify(self, change: ModifyRequest) -> ModifyRequest:
         """`change` with the price/trigger it leaves as None filled from the order book (both APIs need them).

@@ -73,3 +73,43 @@ class BrokerRateLimitedError(BrokerError):
     ):
         self.retry_after = retry_after
         super().__init__(message, code=code, http_status=http_status)
+
+
+class OrderNotifyNotEnabled(BrokerError):
+    """createWsToken answered with an empty body: the account is not enabled for the order-notify feed."""
+
+    default_code = "order_notify_not_enabled"
+
+
+class OrderNotifyRefused(BrokerError):
+    """The order-notify websocket refused the subscribe frame (token unknown or used, or another user id).
+
+    Not a BrokerAuthError: createWsToken has just accepted the session, so this says nothing about the
+    session; it means the token or the user id in the frame was wrong. Get a fresh token and retry once;
+    a repeated refusal is a configuration problem (e.g. the feed wants the UCC, not the login id).
+    """
+
+    default_code = "order_notify_refused"
+
+
+class OrderNotifyClosed(BrokerUnavailableError):
+    """The order-notify websocket could not be opened, or closed (server, network, idle, drop).
+
+    Reconnect with backoff and a fresh token (tokens are single-use); catch up from the order book.
+    `close_code` is the websocket close code when the server sent one.
+    """
+
+    default_code = "order_notify_closed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        close_code: int | None = None,
+        reason: str = "",
+        code: str = "",
+        http_status: int | None = None,
+    ):
+        self.close_code = close_code
+        self.reason = reason
+        super().__init__(message, code=code, http_status=http_status)

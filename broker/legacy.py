@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from broker import parsing_legacy as wire
+from broker import parsing_order_notify as notify_wire
 from broker.budget import CallBudget
-from broker.client import DEFAULT_TIMEOUT, AliceBlueClient
+from broker.client import DEFAULT_TIMEOUT, AliceBlueClient, websocket_url
 from broker.exceptions import BrokerAuthError, BrokerError, BrokerRejectedError
 from broker.parsing import read_ack, read_acks, read_one, read_rows
 from broker.transport import DEFAULT_POOL_SIZE, Transport
@@ -32,6 +33,8 @@ from broker.types import (
 )
 
 SERVICE_PREFIX = "/rest/AliceBlueAPIService"
+# The ant-host style the legacy SDK (pya3) uses; the open-api style lives under /open-api/order-notify.
+ORDER_NOTIFY_PREFIX = "/order-notify"
 
 
 def sha256_hex(*parts: str) -> str:
@@ -63,6 +66,8 @@ class LegacyClient(AliceBlueClient):
         self._transport = Transport(
             f"{root}{SERVICE_PREFIX}", timeout=timeout, pool_size=pool_size, budget=budget
         )
+        # Order-notify lives outside the REST service, on the same host.
+        self._root_transport = Transport(root, timeout=timeout, pool_size=pool_size, budget=budget)
 
     def with_session(self, session: Session) -> LegacyClient:
         return LegacyClient(
@@ -188,3 +193,33 @@ class LegacyClient(AliceBlueClient):
 
     def profile(self) -> Profile:
         return read_one(self._call("GET", "customer/accountDetails"), wire.parse_profile, "accountDetails")
+
+    # -- order updates -------------------------------------------------------------------------------------
+    def order_notify_token(self) -> str | None:
+        """GET /order-notify/ws/createWsToken with `Bearer <USERID> <session>`; None when not enabled.
+
+        (pya3 sends the odd `Bearer Token <session>`; we send the documented legacy header.)
+        """
+        response = self._root_transport.request(
+            "GET",
+            f"{ORDER_NOTIFY_PREFIX}/ws/createWsToken",
+            headers=self._auth_headers(),
+            mutating=False,
+            user_id=self.session.user_id if self.session else "",
+            empty_ok=True,
+        )
+        return notify_wire.parse_ws_token(response.body)
+
+    def order_notify_url(self) -> str:
+        """ws(s)://<host>/order-notify/websocket."""
+        return websocket_url(self.base_url, f"{ORDER_NOTIFY_PREFIX}/websocket")
+
+    def webhook_subscribe(self, url: str) -> None:
+        """POST api/webhook/subscribe {callbackUrl} with `Bearer <USERID> <session>`."""
+        body = self._call("POST", "webhook/subscribe", body={"callbackUrl": url})
+        notify_wire.parse_webhook_answer(body, what="webhook/subscribe")
+
+    def webhook_unsubscribe(self, url: str) -> None:
+        """POST api/webhook/unsubscribe {callbackUrl}."""
+        body = self._call("POST", "webhook/unsubscribe", body={"callbackUrl": url})
+        notify_wire.parse_webhook_answer(body, what="webhook/unsubscribe")

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from broker import parsing_openapi as wire
+from broker import parsing_order_notify as notify_wire
 from broker.budget import CallBudget
-from broker.client import DEFAULT_TIMEOUT, AliceBlueClient
+from broker.client import DEFAULT_TIMEOUT, WEBHOOK_PREFIX, AliceBlueClient, websocket_url
 from broker.exceptions import (
     BrokerAuthError,
     BrokerError,
@@ -35,6 +36,7 @@ from broker.types import (
 )
 
 API_PREFIX = "/open-api/od/v1"
+ORDER_NOTIFY_PREFIX = "/open-api/order-notify"
 
 
 def checksum(user_id: str, auth_code: str, api_secret: str) -> str:
@@ -65,6 +67,8 @@ class OpenApiClient(AliceBlueClient):
         self._transport = Transport(
             f"{root}{API_PREFIX}", timeout=timeout, pool_size=pool_size, budget=budget
         )
+        # Order-notify and webhooks live outside /od/v1, on the same host.
+        self._root_transport = Transport(root, timeout=timeout, pool_size=pool_size, budget=budget)
 
     def with_session(self, session: Session) -> OpenApiClient:
         return OpenApiClient(
@@ -175,3 +179,35 @@ class OpenApiClient(AliceBlueClient):
     def profile(self) -> Profile:
         rows = self._rows("GET", "profile/")
         return read_one(rows, wire.parse_profile, "profile")
+
+    # -- order updates -------------------------------------------------------------------------------------
+    def _root_call(self, method: str, path: str, *, body: Any = None, empty_ok: bool = False) -> Any:
+        response = self._root_transport.request(
+            method,
+            path,
+            json_body=body,
+            headers=self._auth_headers(),
+            mutating=False,
+            user_id=self.session.user_id if self.session else "",
+            empty_ok=empty_ok,
+        )
+        return response.body
+
+    def order_notify_token(self) -> str | None:
+        """GET /open-api/order-notify/ws/createWsToken with `Bearer <JWT>`; None when not enabled."""
+        body = self._root_call("GET", f"{ORDER_NOTIFY_PREFIX}/ws/createWsToken", empty_ok=True)
+        return notify_wire.parse_ws_token(body)
+
+    def order_notify_url(self) -> str:
+        """ws(s)://<host>/open-api/order-notify/websocket."""
+        return websocket_url(self.base_url, f"{ORDER_NOTIFY_PREFIX}/websocket")
+
+    def webhook_subscribe(self, url: str) -> None:
+        """POST <legacy gateway>/webhook/subscribe {callbackUrl} with this session's `Bearer <JWT>`."""
+        body = self._root_call("POST", f"{WEBHOOK_PREFIX}/subscribe", body={"callbackUrl": url})
+        notify_wire.parse_webhook_answer(body, what="webhook/subscribe")
+
+    def webhook_unsubscribe(self, url: str) -> None:
+        """POST <legacy gateway>/webhook/unsubscribe {callbackUrl} with `Bearer <JWT>`."""
+        body = self._root_call("POST", f"{WEBHOOK_PREFIX}/unsubscribe", body={"callbackUrl": url})
+        notify_wire.parse_webhook_answer(body, what="webhook/unsubscribe")

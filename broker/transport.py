@@ -217,11 +217,14 @@ def classify_response(
     what: str,
     retry_after: str | None = None,
     client_errors_as_body: bool = False,
+    empty_ok: bool = False,
 ) -> JsonResponse:
     """The parsed JSON of a usable answer, or raise the BrokerError this HTTP answer means.
 
     `client_errors_as_body` (session exchanges only): a 4xx other than 429 whose body is a JSON error is
     returned for the caller's envelope parser to judge ("Invalid auth code" is a reject, not a logout).
+    `empty_ok` (createWsToken only, where it means "feature not enabled"): a 2xx with an empty body is
+    returned with `body=None` instead of raising.
     """
     is_json, body = _decode_json(text, content_type)
     message = excerpt(_json_message(body)) if is_json else excerpt(text, 80)
@@ -255,6 +258,8 @@ def classify_response(
         raise BrokerRejectedError(f"HTTP {status}: {message or 'request refused'}", http_status=status)
     if 300 <= status < 400:
         raise BrokerUnavailableError(f"{what}: unexpected redirect (HTTP {status})", http_status=status)
+    if empty_ok and not text.strip():
+        return JsonResponse(status, None)
     if not is_json:
         shape = "HTML page" if "<" in text[:200] else ("empty body" if not text.strip() else "non-JSON body")
         if mutating:
@@ -298,6 +303,7 @@ class Transport:
         mutating: bool,
         user_id: str = "",
         client_errors_as_body: bool = False,
+        empty_ok: bool = False,
     ) -> JsonResponse:
         """Send one request (never retried) and return its JSON; failures raise BrokerError subclasses."""
         what = path.rsplit("/", 1)[-1] or path.rstrip("/").rsplit("/", 1)[-1]
@@ -346,6 +352,7 @@ class Transport:
                 what=what,
                 retry_after=response.headers.get("Retry-After"),
                 client_errors_as_body=client_errors_as_body,
+                empty_ok=empty_ok,
             )
         except BrokerError as error:
             self._log(method, path, response.status_code, started, user_id, mutating, error)

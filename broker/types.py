@@ -5,10 +5,12 @@ Both API flavours (open-api and legacy) return exactly these types, normalised.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 
 class ApiFlavor(StrEnum):
@@ -214,3 +216,74 @@ class OrderHistoryEntry:
     average_price: Decimal
     rejection_reason: str = ""
     time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    """One order event pushed by Alice Blue (order-notify frame or webhook payload), normalised like Order.
+
+    Pushed events are sparse: a value the broker left out is None (or "" for text), never a made-up zero, so
+    a consumer can tell "not reported" from "zero". `raw` is the payload as received (it holds no secret).
+    """
+
+    order_id: str
+    status: OrderStatus
+    report_type: str = ""
+    exchange: str = ""
+    token: str = ""
+    trading_symbol: str = ""
+    side: Side | None = None
+    quantity: int | None = None
+    filled_quantity: int | None = None
+    cancelled_quantity: int | None = None
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    average_price: Decimal | None = None
+    product: ProductType | str = ""
+    order_type: OrderType | str = ""
+    validity: str = ""
+    tag: str = ""
+    rejection_reason: str = ""
+    fill_quantity: int | None = None  # this fill's quantity (flqty), on fill reports only
+    fill_price: Decimal | None = None  # this fill's price (flprc)
+    fill_id: str = ""
+    exchange_order_id: str = ""
+    user_id: str = ""  # the account the broker says the order belongs to (uid)
+    event_time: datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def is_fill(self) -> bool:
+        """True for a fill report (a trade happened), partial or final."""
+        return bool(self.fill_quantity) or self.report_type.strip().lower() in {"fill", "partialfill"}
+
+    def to_order(self) -> Order:
+        """The order-book row this event describes; raises ValueError when side or quantity is missing."""
+        if self.side is None or self.quantity is None:
+            raise ValueError(f"order update {self.order_id} lacks side or quantity")
+        filled = self.filled_quantity or 0
+        if self.cancelled_quantity is not None:
+            cancelled = self.cancelled_quantity
+        else:
+            cancelled = self.quantity - filled if self.status is OrderStatus.CANCELLED else 0
+        return Order(
+            order_id=self.order_id,
+            exchange=self.exchange,
+            token=self.token,
+            trading_symbol=self.trading_symbol,
+            side=self.side,
+            quantity=self.quantity,
+            filled_quantity=filled,
+            pending_quantity=max(self.quantity - filled, 0) if self.status.is_open else 0,
+            cancelled_quantity=cancelled,
+            price=self.price if self.price is not None else Decimal("0"),
+            trigger_price=self.trigger_price if self.trigger_price is not None else Decimal("0"),
+            average_price=self.average_price if self.average_price is not None else Decimal("0"),
+            product=self.product,
+            order_type=self.order_type,
+            status=self.status,
+            rejection_reason=self.rejection_reason,
+            tag=self.tag,
+            order_time=self.event_time.isoformat() if self.event_time else "",
+            exchange_order_id=self.exchange_order_id,
+        )

@@ -129,6 +129,16 @@ def test_200_without_json(body, content_type):
     assert "root" not in str(order_error.value)
 
 
+def test_an_empty_200_is_an_answer_only_where_it_means_not_enabled():
+    # createWsToken's empty body means "the feed is not enabled"; HTML still means something broke
+    assert answer(200, "", empty_ok=True).body is None
+    assert answer(200, "  \n", content_type="text/plain", empty_ok=True).body is None
+    with pytest.raises(BrokerUnavailableError):
+        answer(200, SPA, content_type="text/html", empty_ok=True)
+    with pytest.raises(BrokerAuthError):
+        answer(401, "", content_type="text/plain", empty_ok=True)
+
+
 def test_legacy_jackson_400_is_rejected_with_a_short_reason():
     text = (
         'Unrecognized field "checkSum" (class com.sas.dto.EncDataDTO), not marked as ignorable (11 known '
