@@ -58,3 +58,18 @@ def access_account(request: web.Request, flavor: str, *, order_route: bool) -> A
 
 def is_read_only(state: SimState, account: Account) -> bool:
     return account.user_id in {u.upper() for u in state.config.read_only_users}
+
+
+def header_flavor(request: web.Request) -> str:
+    """The flavour of the Authorization header's form (`Bearer <JWT>` or `Bearer <USER> <session>`)."""
+    parts = request.headers.get("Authorization", "").split()
+    if len(parts) == 3:
+        return envelopes.LEGACY
+    if len(parts) == 2:
+        return envelopes.OPENAPI
+    return envelopes.flavor_of(request.path)
+
+
+def access_account_either(request: web.Request, *, order_route: bool) -> Account | web.Response:
+    """access_account for routes both API generations call: either header form, errors in its flavour."""
+    return access_account(request, header_flavor(request), order_route=order_route)

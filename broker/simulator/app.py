@@ -11,6 +11,7 @@ from broker.simulator.demo_accounts import demo_accounts_seed
 from broker.simulator.faults import broker_middleware
 from broker.simulator.legacy_routes import add_legacy_routes
 from broker.simulator.login_page import add_login_routes
+from broker.simulator.notify_routes import add_notify_routes
 from broker.simulator.openapi_routes import add_openapi_routes
 from broker.simulator.state import SimState, SimulatorOptions
 
@@ -33,6 +34,7 @@ def build_app(options: SimulatorOptions | None = None) -> web.Application:
     app[STATE_KEY] = state
     add_openapi_routes(app)
     add_legacy_routes(app)
+    add_notify_routes(app)
     add_control_routes(app)
     add_login_routes(app)
     app.router.add_get("/restpy/static/contract_master/V2/{exchange}.csv", contract_master_csv)

@@ -117,6 +117,59 @@ class SimulatorClient:
             body["triggerPrice"] = str(trigger_price)
         return self._call("POST", "/sim/orders", body)
 
+    def modify_as_user(
+        self,
+        order_id: str,
+        *,
+        quantity: int | None = None,
+        price: Decimal | str | float | None = None,
+        trigger_price: Decimal | str | float | None = None,
+        order_type: str | None = None,
+        user_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Modify an account's own open order as the user would in Alice Blue's app; its ledger entry."""
+        body: dict[str, Any] = {}
+        if user_id is not None:
+            body["userId"] = user_id
+        if quantity is not None:
+            body["quantity"] = quantity
+        if price is not None:
+            body["price"] = str(price)
+        if trigger_price is not None:
+            body["triggerPrice"] = str(trigger_price)
+        if order_type is not None:
+            body["orderType"] = order_type
+        return self._call("POST", f"/sim/orders/{order_id}/modify", body)
+
+    # -- order updates ---------------------------------------------------------------------------------
+    def set_order_notify_mode(self, mode: str, *, user_id: str | None = None) -> dict[str, Any]:
+        """createWsToken's answer: `token`, `empty` (feed not enabled) or `html`; for one user or for all."""
+        if user_id is None:
+            return self.configure(order_notify_mode=mode)
+        modes = dict(self._call("GET", "/sim/config")["config"]["orderNotifyUserModes"])
+        modes[user_id.upper()] = mode
+        return self.configure(order_notify_user_modes=modes)
+
+    def streams(self, user_id: str | None = None) -> list[dict[str, Any]]:
+        """The authenticated order-notify sockets (userId, subscribedAs, heartbeats, framesSent...)."""
+        return self._call("GET", "/sim/stream", query={"userId": user_id})["sockets"]
+
+    def drop_streams(
+        self, user_id: str | None = None, *, mode: str = "close", hold_seconds: float | None = None
+    ) -> int:
+        """End order-notify sockets (of one user): close frame, abort (TCP reset) or silent; how many."""
+        body: dict[str, Any] = {"mode": mode}
+        if user_id is not None:
+            body["userId"] = user_id
+        if hold_seconds is not None:
+            body["holdSeconds"] = hold_seconds
+        return self._call("POST", "/sim/stream/drop", body)["dropped"]
+
+    def webhooks(self, user_id: str | None = None) -> dict[str, Any]:
+        """`{"subscriptions": [{userId, callbackUrl}], "deliveries": [{url, statusCode, norenordno...}]}`."""
+        data = self._call("GET", "/sim/webhooks", query={"userId": user_id})
+        return {"subscriptions": data["subscriptions"], "deliveries": data["deliveries"]}
+
     def add_fault(self, **fields: Any) -> str:
         """Add a fault/latency rule (user_id, endpoint, latency_ms, mode, rate, count, hold_seconds)."""
         body = {_camel(k): v for k, v in fields.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -23,9 +24,18 @@ from broker.simulator.engine import (
 )
 from broker.simulator.envelopes import json_response, read_json
 from broker.simulator.faults import fault_add, fault_as_dict
+from broker.simulator.notify_hub import DROP_MODES, Drop, Subscriber
+from broker.simulator.openapi_routes import order_modify_checked
 from broker.simulator.order_validation import PRODUCT_CLASSES, OrderIntent, parse_price, parse_quantity
 from broker.simulator.sessions import account_login, account_upsert, session_issue, sessions_expire
-from broker.simulator.state import CONFIG_KEYS, Account, PositionState, SimOrder, SimState
+from broker.simulator.state import (
+    CONFIG_KEYS,
+    ORDER_NOTIFY_MODES,
+    Account,
+    PositionState,
+    SimOrder,
+    SimState,
+)
 
 ORDER_TYPE_ALIASES = {"MARKET": "MARKET", "MKT": "MARKET", "LIMIT": "LIMIT", "L": "LIMIT", "SL": "SL"}
 ORDER_TYPE_ALIASES.update({"SLM": "SLM", "SL-M": "SLM"})
@@ -269,6 +279,33 @@ async def order_cancel_post(request: web.Request) -> web.Response:
     return _ok(**ledger_entry(order))
 
 
+async def order_modify_post(request: web.Request) -> web.Response:
+    """Modify an account's own open order (the master in Alice Blue's app), through the open-api's path."""
+    state = _state(request)
+    body = await _body(request)
+    order = _order(state, request.match_info["order_id"])
+    if body.get("userId") and str(body["userId"]).upper() != order.user_id:
+        raise ControlError(f"order {order.order_id} is not {body['userId']}'s", status=404)
+    changes: dict[str, Any] = {}
+    if body.get("quantity") is not None:
+        changes["quantity"] = body["quantity"]
+    if body.get("price") is not None:
+        changes["price"] = str(body["price"])
+    if body.get("triggerPrice") is not None:
+        changes["slTriggerPrice"] = str(body["triggerPrice"])
+    if body.get("orderType") is not None:
+        order_type = ORDER_TYPE_ALIASES.get(str(body["orderType"]).upper())
+        if order_type is None:
+            raise ControlError("orderType must be MARKET, LIMIT, SL or SLM")
+        changes["orderType"] = order_type
+    if not changes:
+        raise ControlError("nothing to modify: give quantity, price, triggerPrice or orderType")
+    refused = order_modify_checked(state, order, changes)
+    if refused is not None:
+        raise ControlError(f"modify refused: {refused}", status=409 if refused == "EC993" else 400)
+    return _ok(**ledger_entry(order))
+
+
 def _control_intent(state: SimState, body: dict[str, Any]) -> OrderIntent:
     instrument = _instrument(state, body.get("exchange"), body.get("symbol"))
     side = str(body.get("side") or "").upper()
@@ -388,6 +425,51 @@ async def requests_get(request: web.Request) -> web.Response:
     return _ok(requests=rows)
 
 
+def subscriber_as_dict(subscriber: Subscriber) -> dict[str, Any]:
+    return {
+        "userId": subscriber.user_id,
+        "subscribedAs": subscriber.subscribed_as,
+        "connectedAt": subscriber.connected_at.isoformat(),
+        "secondsSinceHeartbeat": round(time.monotonic() - subscriber.last_heartbeat, 3),
+        "heartbeats": subscriber.heartbeats,
+        "framesSent": subscriber.frames_sent,
+        "framesQueued": subscriber.queue.qsize(),
+    }
+
+
+async def stream_get(request: web.Request) -> web.Response:
+    """The authenticated order-notify sockets (of one user when `userId` is given)."""
+    state = _state(request)
+    user_id = request.query.get("userId", "").upper() or None
+    return _ok(sockets=[subscriber_as_dict(s) for s in state.notify.sockets(user_id)])
+
+
+async def stream_drop_post(request: web.Request) -> web.Response:
+    """End order-notify sockets (of one user): `mode` close (default), abort (TCP reset) or silent."""
+    state = _state(request)
+    body = await _body(request)
+    mode = str(body.get("mode") or "close")
+    if mode not in DROP_MODES:
+        raise ControlError(f"mode must be one of {sorted(DROP_MODES)}")
+    user_id = str(body["userId"]).upper() if body.get("userId") else None
+    hold = float(body.get("holdSeconds") or 30.0)
+    return _ok(dropped=state.notify.drop(user_id, Drop(mode=mode, hold_seconds=hold)))
+
+
+async def webhooks_get(request: web.Request) -> web.Response:
+    """Webhook subscriptions and the recent deliveries (of one user when `userId` is given), oldest first."""
+    state = _state(request)
+    user_id = request.query.get("userId", "").upper()
+    subscriptions = [
+        {"userId": uid, "callbackUrl": url}
+        for uid, urls in state.notify.webhooks.items()
+        if not user_id or uid == user_id
+        for url in urls
+    ]
+    deliveries = [d for d in state.notify.deliveries if not user_id or d["userId"] == user_id]
+    return _ok(subscriptions=subscriptions, deliveries=deliveries)
+
+
 async def reset_post(request: web.Request) -> web.Response:
     """Drop everything except the contract master and the command-line defaults."""
     state = _state(request)
@@ -406,6 +488,8 @@ def _coerce(current: Any, value: Any) -> Any:
             return bool(value)
         if isinstance(current, list):
             return [str(v) for v in value]
+        if isinstance(current, dict):
+            return {str(k).upper(): str(v) for k, v in dict(value).items()}
         return type(current)(value)
     except (TypeError, ValueError) as exc:
         raise ControlError(f"invalid switch value {value!r}") from exc
@@ -422,9 +506,12 @@ async def config_post(request: web.Request) -> web.Response:
     unknown = sorted(set(body) - set(CONFIG_KEYS))
     if unknown:
         raise ControlError(f"unknown switches {unknown}; known: {sorted(CONFIG_KEYS)}")
-    for key, value in body.items():
-        attribute = CONFIG_KEYS[key]
-        setattr(state.config, attribute, _coerce(getattr(state.config, attribute), value))
+    values = {key: _coerce(getattr(state.config, CONFIG_KEYS[key]), value) for key, value in body.items()}
+    modes = [values.get("orderNotifyMode", "token"), *values.get("orderNotifyUserModes", {}).values()]
+    if any(mode not in ORDER_NOTIFY_MODES for mode in modes):
+        raise ControlError(f"order-notify modes are {sorted(ORDER_NOTIFY_MODES)}")
+    for key, value in values.items():
+        setattr(state.config, CONFIG_KEYS[key], value)
     return _ok(config=config_as_dict(state))
 
 
@@ -468,6 +555,10 @@ def add_control_routes(app: web.Application) -> None:
     router.add_post("/sim/orders/{order_id}/fill", order_fill_post)
     router.add_post("/sim/orders/{order_id}/reject", order_reject_post)
     router.add_post("/sim/orders/{order_id}/cancel", order_cancel_post)
+    router.add_post("/sim/orders/{order_id}/modify", order_modify_post)
+    router.add_get("/sim/stream", stream_get)
+    router.add_post("/sim/stream/drop", stream_drop_post)
+    router.add_get("/sim/webhooks", webhooks_get)
     router.add_get("/sim/positions", positions_get)
     router.add_post("/sim/faults", faults_post)
     router.add_get("/sim/faults", faults_get)

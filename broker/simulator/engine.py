@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from broker.simulator import notify_shapes as notify
 from broker.simulator.contract_master import Instrument
 from broker.simulator.order_validation import OrderIntent
 from broker.simulator.state import Fill, HistoryEntry, PositionState, SimOrder, SimState
@@ -26,6 +27,25 @@ def _record(state: SimState, order: SimOrder, status: str) -> None:
             time=order.updated_at,
             rejection_reason=order.rejection_reason,
         )
+    )
+
+
+def _publish(state: SimState, order: SimOrder, report_type: str, fill: Fill | None = None) -> None:
+    """Tell the account's order-notify sockets and webhooks about this event of `order`."""
+    if not state.notify.wants(order.user_id):
+        return
+    account = state.account(order.user_id)
+    if account is None:
+        return
+    frame = notify.order_frame(
+        order, account, report_type=report_type, moment=order.updated_at or state.clock.now(), fill=fill
+    )
+    state.notify.publish(
+        order.user_id,
+        frame,
+        notify.webhook_payload(frame),
+        delay_ms=state.config.order_notify_delay_ms,
+        webhook_timeout=state.config.webhook_timeout_seconds,
     )
 
 
@@ -61,12 +81,16 @@ def order_place(state: SimState, *, user_id: str, flavor: str, intent: OrderInte
     _record(state, order, "PENDING")
     tick = intent.instrument.tick_size
     if tick_violation(order.price, tick) or tick_violation(order.trigger_price, tick):
+        # The OMS took the order (PENDING), then its RMS check refused it, as Alice Blue reports it.
+        _publish(state, order, notify.NEW)
         bad = order.price if tick_violation(order.price, tick) else order.trigger_price
         order.rejection_reason = f"ORA:Price {bad:.2f} is not a multiple of tick size {tick:.2f} "
         _record(state, order, "REJECTED")
+        _publish(state, order, notify.REJECTED)
         return order
     order.exchange_order_id = str(next(state.exchange_sequence))
     _record(state, order, "TRIGGER_PENDING" if order.order_type in {"SL", "SLM"} else "OPEN")
+    _publish(state, order, notify.NEW)
     if order.complexity == "AMO":
         return order
     last = state.last_price(order.instrument)
@@ -118,6 +142,7 @@ def order_fill(state: SimState, order: SimOrder, *, quantity: int, price: Decima
     order.filled_value += price * quantity
     _record(state, order, "COMPLETE" if order.filled_quantity >= order.quantity else "OPEN")
     position_apply_fill(state, order, quantity=quantity, price=price)
+    _publish(state, order, notify.FILL, fill)
     return fill
 
 
@@ -127,6 +152,7 @@ def order_reject(state: SimState, order: SimOrder, *, reason: str) -> None:
         raise EngineError(f"order {order.order_id} is {order.status}")
     order.rejection_reason = reason
     _record(state, order, "REJECTED")
+    _publish(state, order, notify.REJECTED)
 
 
 def order_cancel(state: SimState, order: SimOrder) -> None:
@@ -135,6 +161,7 @@ def order_cancel(state: SimState, order: SimOrder) -> None:
         raise EngineError(f"order {order.order_id} is {order.status}")
     order.cancelled_quantity = order.quantity - order.filled_quantity
     _record(state, order, "CANCELLED")
+    _publish(state, order, notify.CANCELED)
 
 
 def order_modify(state: SimState, order: SimOrder, *, intent: OrderIntent) -> None:
@@ -151,6 +178,7 @@ def order_modify(state: SimState, order: SimOrder, *, intent: OrderIntent) -> No
     order.disclosed_quantity = intent.disclosed_quantity
     stop = order.order_type in {"SL", "SLM"}
     _record(state, order, "TRIGGER_PENDING" if stop and not order.filled_quantity else "OPEN")
+    _publish(state, order, notify.REPLACED)
     if order.order_type == "MARKET" and order.complexity != "AMO":
         order_fill(state, order, quantity=order.pending_quantity, price=state.last_price(order.instrument))
 
@@ -170,6 +198,7 @@ def price_set(state: SimState, instrument: Instrument, price: Decimal) -> list[S
                 order_fill(state, order, quantity=order.pending_quantity, price=price)
                 continue
             _record(state, order, "OPEN")
+            _publish(state, order, notify.TRIGGERED)
         if order.order_type in {"LIMIT", "SL"} and _crosses(order, price):
             order_fill(state, order, quantity=order.pending_quantity, price=order.price)
             if order not in touched:

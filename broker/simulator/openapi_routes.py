@@ -129,6 +129,27 @@ def _modify_body(order: SimOrder, body: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def order_modify_checked(state: SimState, order: SimOrder, body: dict[str, Any]) -> str | None:
+    """Validate an `orders/modify` body against the open order and apply it; the EC code when refused.
+
+    The one modify path of the open-api route and of /sim/orders/{id}/modify (the user's own app).
+    """
+    if not order.is_open:
+        return "EC993"
+    try:
+        intent = order_intent_from(_modify_body(order, body), OPENAPI_SPEC, state.master)
+    except ValidationFailure as failure:
+        return failure.answer
+    tick = order.instrument.tick_size
+    if tick_violation(intent.price, tick) or tick_violation(intent.trigger_price, tick):
+        return "EC957"
+    try:
+        order_modify(state, order, intent=intent)
+    except EngineError:
+        return "EC993"
+    return None
+
+
 async def modify_order(request: web.Request) -> web.Response:
     """`orders/modify`: change an open or trigger-pending order."""
     call = await _order_call(request)
@@ -138,19 +159,9 @@ async def modify_order(request: web.Request) -> web.Response:
     order = _own_order(state, account, order_id)
     if order is None:
         return openapi_fail("EC999")
-    if not order.is_open:
-        return openapi_fail("EC993")
-    try:
-        intent = order_intent_from(_modify_body(order, body), OPENAPI_SPEC, state.master)
-    except ValidationFailure as failure:
-        return openapi_fail(failure.answer)
-    tick = order.instrument.tick_size
-    if tick_violation(intent.price, tick) or tick_violation(intent.trigger_price, tick):
-        return openapi_fail("EC957")
-    try:
-        order_modify(state, order, intent=intent)
-    except EngineError:
-        return openapi_fail("EC993")
+    refused = order_modify_checked(state, order, body)
+    if refused is not None:
+        return openapi_fail(refused)
     return openapi_ok(
         [{"brokerOrderId": order.order_id, "requestTime": shapes.request_time(state.clock.now())}]
     )

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from broker.simulator.contract_master import ContractMaster, Instrument, load_contract_master, seed_prices
+from broker.simulator.notify_hub import OrderNotifyHub
 
 IST = ZoneInfo("Asia/Kolkata")
 DEFAULT_REDIRECT_URL = "http://127.0.0.1:8000/api/alice/oauth/vendor/callback"
@@ -44,6 +45,11 @@ class SimConfig:
     carry_positions: bool = True
     cancel_not_open_code: str = "EC993"
     latency_ms: int = 0
+    order_notify_mode: str = "token"  # createWsToken: token | empty (200, empty body) | html (200, SPA page)
+    order_notify_user_modes: dict[str, str] = field(default_factory=dict)  # per-user override of the mode
+    order_notify_idle_seconds: float = 60.0  # a socket without a heartbeat for this long is closed
+    order_notify_delay_ms: int = 0  # extra delay of every frame and webhook POST after its event
+    webhook_timeout_seconds: float = 2.0
 
 
 CONFIG_KEYS: dict[str, str] = {
@@ -61,7 +67,13 @@ CONFIG_KEYS: dict[str, str] = {
     "carryPositions": "carry_positions",
     "cancelNotOpenCode": "cancel_not_open_code",
     "latencyMs": "latency_ms",
+    "orderNotifyMode": "order_notify_mode",
+    "orderNotifyUserModes": "order_notify_user_modes",
+    "orderNotifyIdleSeconds": "order_notify_idle_seconds",
+    "orderNotifyDelayMs": "order_notify_delay_ms",
+    "webhookTimeoutSeconds": "webhook_timeout_seconds",
 }
+ORDER_NOTIFY_MODES = frozenset({"token", "empty", "html"})
 
 
 @dataclass
@@ -209,10 +221,12 @@ class SimState:
     def __init__(self, options: SimulatorOptions) -> None:
         self.options = options
         self.master: ContractMaster = load_contract_master()
+        self.notify = OrderNotifyHub()
         self.reset()
 
     def reset(self) -> None:
-        """Drop accounts, sessions, orders, faults, the request log, switches and the day offset."""
+        """Drop accounts, sessions, orders, faults, logs, switches, the day offset and order-notify state."""
+        self.notify.reset()
         self.clock = SimClock()
         self.config = SimConfig(latency_ms=self.options.latency_ms)
         self.accounts: dict[str, Account] = {}

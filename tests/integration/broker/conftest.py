@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from broker.transport import close_http_sessions
+from tests.integration.webhook_receiver import webhook_receiver  # noqa: F401 - a shared fixture
 
 API_KEY = "ak-test-0123456789abcdef0123456789abcdef"
 USER = "CT1001"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.simulator.broker_calls import Legacy, OpenApi
+from tests.integration.webhook_receiver import webhook_receiver  # noqa: F401 - a shared fixture
 
 USER = "AB1001"
 
