@@ -323,6 +323,22 @@ class MasterSettings(TimeStampedModel):
         validators=[MinValueValidator(v.CONCURRENT_TRADES_MIN), MaxValueValidator(v.CONCURRENT_TRADES_MAX)],
     )
     auto_replicate_new_trades = models.BooleanField(default=True)
+    # Master capture: how often the poll reads the master's order book, without a healthy order-update
+    # stream and with one (then it is only the safety net).
+    poll_interval_seconds = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("2.00"),
+        validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(Decimal("1000"))],
+        help_text="Seconds between polls of the master's order book while the order-update stream is down.",
+    )
+    poll_interval_with_stream_seconds = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("15.00"),
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("1000"))],
+        help_text="Seconds between polls while the stream is healthy (the poll is then only the safety net).",
+    )
 
     class Meta:
         verbose_name = "master settings"

@@ -198,6 +198,13 @@ class MasterSettingsInput(serializers.Serializer):
         min_value=v.CONCURRENT_TRADES_MIN, max_value=v.CONCURRENT_TRADES_MAX, required=False
     )
     autoReplicateNewTrades = StrictBooleanField(required=False)
+    # Whole seconds here (the admin takes halves too); the model's minimums (0.5 s, 1 s) apply to both.
+    pollIntervalSeconds = DecimalInputField(
+        places=0, min_value=Decimal("1"), max_value=Decimal("999"), required=False
+    )
+    pollIntervalWithStreamSeconds = DecimalInputField(
+        places=0, min_value=Decimal("1"), max_value=Decimal("999"), required=False
+    )
 
     FIELD_MAP = {
         "maxQuantityPerTrade": "max_quantity_per_trade",
@@ -207,6 +214,8 @@ class MasterSettingsInput(serializers.Serializer):
         "autoLiquidateOnLoss": "auto_liquidate_on_loss",
         "maxConcurrentTrades": "max_concurrent_trades",
         "autoReplicateNewTrades": "auto_replicate_new_trades",
+        "pollIntervalSeconds": "poll_interval_seconds",
+        "pollIntervalWithStreamSeconds": "poll_interval_with_stream_seconds",
     }
 
 
@@ -382,6 +391,8 @@ class MasterSettingsOutput(serializers.Serializer):
     auto_liquidate_on_loss = serializers.BooleanField()
     max_concurrent_trades = serializers.IntegerField()
     auto_replicate_new_trades = serializers.BooleanField()
+    poll_interval_seconds = serializers.DecimalField(max_digits=6, decimal_places=2)
+    poll_interval_with_stream_seconds = serializers.DecimalField(max_digits=6, decimal_places=2)
 
 
 class MasterSettingsGetOutput(serializers.Serializer):

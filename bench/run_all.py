@@ -6,7 +6,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # The fan-out benchmark prints the DESIGN target ratio last, so it runs last.
-SCRIPTS = ["simulator_bench.py", "fanout_bench.py"]
+SCRIPTS = ["simulator_bench.py", "capture_bench.py", "fanout_bench.py"]
 
 
 def main() -> int:

@@ -1,6 +1,7 @@
 """`make run`: the whole service on one machine with embedded defaults and demo data.
 
-Starts the Alice Blue simulator, the web server (admin + API), a Celery worker and beat, on SQLite and
+Starts the Alice Blue simulator, the web server (admin + API), a Celery worker and beat, the master's
+order-update stream (`manage.py master_stream`), on SQLite and
 kombu's filesystem broker unless DATABASE_URL / CELERY_BROKER_URL say otherwise. Ctrl-C stops everything.
 """
 
@@ -189,6 +190,8 @@ def main() -> int:
             "-l",
             "INFO",
         )
+        # The master's order-update stream (Alice Blue's order-notify websocket; the poll on beat is the net).
+        start("stream", PYTHON, "manage.py", "master_stream")
         _wait_for(f"http://127.0.0.1:{web_port}/admin/login/", 60)
         print(
             "\n"

@@ -209,6 +209,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_RATE_LIMIT_ANON", default="60/min"),
         "operator": env.str("API_RATE_LIMIT", default="600/min"),
+        # Alice Blue's webhook calls (per source address): one per order event of the master.
+        "webhook": env.str("API_RATE_LIMIT_WEBHOOK", default="600/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -372,6 +374,29 @@ CELERY_BEAT_SCHEDULE["replication-risk-snapshot-refresh"] = {
     "task": "replication.risk_snapshot_refresh",
     "schedule": REPLICATION_RISK_SNAPSHOT_INTERVAL,
 }
+
+# Master capture (DESIGN 5.5). The poll: beat ticks every TICK s, and a tick polls when the master's interval
+# (MasterSettings, in the admin) has passed; it leaves BUDGET_RESERVE of the master's non-order calls unused.
+CAPTURE_POLL_TICK = env.float("CAPTURE_POLL_TICK", default=1.0)
+CAPTURE_POLL_BUDGET_RESERVE = env.int("CAPTURE_POLL_BUDGET_RESERVE", default=100)
+CELERY_BEAT_SCHEDULE["replication-master-poll"] = {
+    "task": "replication.master_poll",
+    "schedule": CAPTURE_POLL_TICK,
+    "options": {"expires": max(CAPTURE_POLL_TICK * 2, 2.0)},
+}
+# The order-update stream (`manage.py master_stream`): a heartbeat every HEARTBEAT s (Alice Blue closes a
+# silent socket after 60 s); the lease is held for LEASE_SECONDS and renewed every LEASE_RENEW s; a stream not
+# heard from for STALE_AFTER s is not healthy (the poll goes back to its fast interval); reconnects back off
+# up to BACKOFF_MAX s; an account whose feed is not enabled is asked again every NOT_ENABLED_RETRY s.
+CAPTURE_STREAM_HEARTBEAT = env.float("CAPTURE_STREAM_HEARTBEAT", default=50.0)
+CAPTURE_STREAM_LEASE_SECONDS = env.float("CAPTURE_STREAM_LEASE_SECONDS", default=20.0)
+CAPTURE_STREAM_LEASE_RENEW = env.float("CAPTURE_STREAM_LEASE_RENEW", default=5.0)
+CAPTURE_STREAM_STALE_AFTER = env.float("CAPTURE_STREAM_STALE_AFTER", default=30.0)
+CAPTURE_STREAM_BACKOFF_MAX = env.float("CAPTURE_STREAM_BACKOFF_MAX", default=60.0)
+CAPTURE_STREAM_NOT_ENABLED_RETRY = env.float("CAPTURE_STREAM_NOT_ENABLED_RETRY", default=300.0)
+# The secret path part of the Alice Blue webhook URL (/api/alice/webhook/<token>); derived from
+# DJANGO_SECRET_KEY when empty. `manage.py alice_webhook show` prints the URL.
+ALICE_WEBHOOK_TOKEN = env.str("ALICE_WEBHOOK_TOKEN", default="")
 
 # Request ids (django-guid): from a valid X-Request-ID header or generated; returned in X-Request-ID, on every
 # log line, and carried into the Celery tasks a request enqueues.

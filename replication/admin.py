@@ -1,6 +1,8 @@
-"""Admin: trade events, order mappings, follower order actions and risk snapshots, read-only and filterable
-(status, follower, master order), with a "Reconcile now" action for UNKNOWN mappings, "Sync status now"
-for open ones and "Retry failed exit/modify/cancel actions" for trade events (all call services)."""
+"""Admin: master trades and capture health, trade events, order mappings, follower order actions and risk
+snapshots, read-only and filterable (status, follower, master order), with actions that call services: "Copy
+to followers now", "Dismiss" and "Poll the master now" for master trades, "Reconcile now" for UNKNOWN
+mappings, "Sync status now" for open ones and "Retry failed exit/modify/cancel/close actions" for trade
+events."""
 
 from __future__ import annotations
 
@@ -8,9 +10,19 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from accounts.models import Account
+from copytrade.core.exceptions import ApplicationError
 from replication import states
-from replication.models import FollowerRiskSnapshot, MasterTrade, OrderAction, OrderMapping, TradeEvent
+from replication.models import (
+    CaptureStatus,
+    FollowerRiskSnapshot,
+    MasterTrade,
+    OrderAction,
+    OrderMapping,
+    TradeEvent,
+)
 from replication.services.action_events import trade_events_retry_failed_actions
+from replication.services.capture import master_trades_copy, master_trades_dismiss
+from replication.services.capture_poll import master_poll_now
 from replication.services.reconcile import order_mappings_reconcile_now
 from replication.services.sweeper import order_mappings_sync_now
 
@@ -175,20 +187,83 @@ class OrderActionAdmin(ReadOnlyAdmin):
 
 @admin.register(MasterTrade)
 class MasterTradeAdmin(ReadOnlyAdmin):
+    """The master's orders as captured: what each meant (entry, close, reversal), whether it was copied or
+    waits for the operator (NEW), and the actions to copy or dismiss the waiting ones and to poll now."""
+
     list_display = [
         "broker_order_id",
-        "account",
-        "symbol",
+        "order_time",
+        "trading_symbol",
         "side",
         "quantity",
         "filled_quantity",
         "price",
+        "order_type",
+        "product_type",
         "status",
+        "kind",
         "state",
-        "created_at",
+        "source",
+        "note",
     ]
-    list_filter = ["state", "side", "exchange"]
-    search_fields = ["broker_order_id", "symbol"]
+    list_filter = ["state", "kind", "status", "source", "side", "exchange"]
+    search_fields = ["broker_order_id", "symbol", "trading_symbol"]
+    date_hierarchy = "created_at"
+    list_select_related = ["account"]
+    actions = ["copy_now", "dismiss", "poll_now"]
+    readonly_fields = [field.name for field in MasterTrade._meta.fields]
+
+    def has_copy_permission(self, request: HttpRequest) -> bool:
+        # Copying places orders on every follower's account: a right of its own (superusers have it).
+        return request.user.has_perm("replication.change_mastertrade")
+
+    @admin.action(description="Copy to followers now (waiting trades)", permissions=["copy"])
+    def copy_now(self, request: HttpRequest, queryset) -> None:
+        pks = list(queryset.values_list("pk", flat=True))
+        copied, followers = master_trades_copy(trade_pks=pks, actor=_actor(request))
+        level = messages.SUCCESS if copied else messages.WARNING
+        self.message_user(
+            request,
+            f"{copied} of {len(pks)} selected trades copied to {followers} followers "
+            "(only waiting trades are copied; see each trade's note).",
+            level,
+        )
+
+    @admin.action(description="Dismiss (never copy) waiting trades", permissions=["copy"])
+    def dismiss(self, request: HttpRequest, queryset) -> None:
+        dismissed = master_trades_dismiss(
+            trade_pks=list(queryset.values_list("pk", flat=True)), actor=_actor(request)
+        )
+        self.message_user(request, f"{dismissed} waiting trades dismissed.", messages.INFO)
+
+    @admin.action(description="Poll the master now (read its order book)", permissions=["copy"])
+    def poll_now(self, request: HttpRequest, queryset) -> None:
+        try:
+            result = master_poll_now()
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        text = result.skipped or f"Polled: {result.new_trades} new, {result.changed} changed master orders."
+        self.message_user(request, text, messages.INFO)
+
+
+@admin.register(CaptureStatus)
+class CaptureStatusAdmin(ReadOnlyAdmin):
+    """How the master's orders are being captured: the order-update stream and the poll."""
+
+    list_display = [
+        "account",
+        "kind",
+        "connected",
+        "feed_enabled",
+        "connected_at",
+        "last_frame_at",
+        "last_run_at",
+        "reconnects",
+        "last_error",
+        "holder",
+    ]
+    list_select_related = ["account"]
 
 
 @admin.register(FollowerRiskSnapshot)

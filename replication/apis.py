@@ -11,17 +11,22 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from accounts.selectors import account_get, master_get_active
+from copytrade.core.exceptions import NotFound
 from copytrade.core.schema import error_responses
-from replication import selectors
+from replication import dispatch, selectors
 from replication import serializers as s
 from replication.models import OrderAction, TradeEvent
-from replication.services import exits, fanout, modify
+from replication.services import capture, capture_inbound, capture_poll, exits, fanout, modify
 from replication.services.events import trade_event_refresh_totals
 
 S = TypeVar("S", bound=serializers.Serializer)
@@ -32,6 +37,10 @@ def _parse(serializer_class: type[S], data: Any) -> S:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer
+
+
+def _actor(request: Request) -> str:
+    return getattr(request.user, "username", "") or "api"
 
 
 def _wait(request: Request) -> float:
@@ -259,3 +268,157 @@ class TradeEventLogApi(APIView):
     def get(self, request: Request) -> Response:
         logs = s.LogLineOutput(selectors.events_list()[:100], many=True).data
         return Response({"ok": True, "count": len(logs), "logs": logs})
+
+
+# ---------------------------------------------------------------- master capture and the incoming queue
+class MasterPollApi(APIView):
+    """Poll the master's order book now (what beat does every few seconds)."""
+
+    @extend_schema(
+        operation_id="alice_poll",
+        request=None,
+        responses={200: s.PollOutput, **error_responses(401, 409, 429, 502)},
+        summary="Poll the master now",
+        description="Reads the active master's order book once and ingests what changed; newTrades counts "
+        "the master orders seen for the first time. 409 while another poll is running, 502 when Alice Blue "
+        "cannot be read.",
+    )
+    def post(self, request: Request) -> Response:
+        result = capture_poll.master_poll_now()
+        message = result.skipped if result.skipped else f"Polled {result.accounts} accounts"
+        return Response({"ok": True, "newTrades": result.new_trades, "message": message})
+
+
+class MasterPushApi(APIView):
+    """Master trades from an external feed (the seed's push)."""
+
+    @extend_schema(
+        operation_id="alice_push",
+        request=s.PushInput,
+        responses={200: s.PushOutput, **error_responses(400, 401, 404, 429)},
+        summary="Push master trades",
+        description="accountId must be the active master (its account id or Alice Blue user id). Each trade "
+        "goes through the same ingest as the stream and the poll: copied, queued or closing as it means; "
+        "stored counts the trades not seen before.",
+    )
+    def post(self, request: Request) -> Response:
+        data = _parse(s.PushInput, request.data).validated_data
+        trades = [capture_inbound.pushed_trade(row) for row in data["trades"]]
+        received, stored = capture_inbound.master_trades_push(account_id=data["accountId"], trades=trades)
+        return Response({"ok": True, "received": received, "stored": stored})
+
+
+class MasterIncomingApi(APIView):
+    """The master trades captured (the operator's queue), newest first."""
+
+    @extend_schema(
+        operation_id="alice_incoming",
+        parameters=[s.IncomingQuery],
+        responses={200: s.IncomingOutput, **error_responses(400, 401, 429)},
+        summary="Captured master trades",
+        description="Trades not cleared from the queue; `state` filters (NEW: waiting for the operator).",
+    )
+    def get(self, request: Request) -> Response:
+        query = _parse(s.IncomingQuery, request.query_params).validated_data
+        trades = selectors.master_trades_incoming(state=query.get("state"))[: query["limit"]]
+        return Response({"ok": True, "trades": s.IncomingTradeOutput(trades, many=True).data})
+
+
+class MasterClearApi(APIView):
+    @extend_schema(
+        operation_id="alice_clear",
+        request=None,
+        responses={200: s.ClearOutput, **error_responses(401, 429)},
+        summary="Clear the queue",
+        description="Every trade leaves the queue; those waiting (NEW) are dismissed and never copied. The "
+        "rows stay as the record (admin, Master trades).",
+    )
+    def delete(self, request: Request) -> Response:
+        cleared = capture.master_trades_clear(actor=_actor(request))
+        return Response({"ok": True, "success": True, "cleared": cleared})
+
+
+class MasterRemoveApi(APIView):
+    @extend_schema(
+        operation_id="alice_remove",
+        request=s.RemoveInput,
+        responses={200: s.RemoveOutput, **error_responses(400, 401, 404, 429)},
+        summary="Remove trades from the queue",
+        description="The given tradeIds of the account (all of its trades without tradeIds) leave the queue; "
+        "those waiting (NEW) are dismissed and never copied.",
+    )
+    def post(self, request: Request) -> Response:
+        data = _parse(s.RemoveInput, request.data).validated_data
+        account = account_get(account_id=data["accountId"])
+        removed = capture.master_trades_clear(
+            actor=_actor(request), account=account, broker_order_ids=data.get("tradeIds")
+        )
+        return Response({"ok": True, "removed": removed})
+
+
+class MasterAutoReplicateApi(APIView):
+    @extend_schema(
+        operation_id="alice_auto_replicate",
+        request=None,
+        responses={200: s.AutoReplicateOutput, **error_responses(401, 429)},
+        summary="Copy every waiting master trade",
+        description="Fans out every queued (NEW) master trade to the active followers, as each order stands "
+        "now (an executed order is copied as a market order for what filled; a cancelled one is dismissed).",
+    )
+    def post(self, request: Request) -> Response:
+        if master_get_active() is None:
+            return Response(
+                {
+                    "ok": True,
+                    "autoReplicated": 0,
+                    "totalFollowers": 0,
+                    "message": "No master account configured",
+                }
+            )
+        if not selectors.followers_for_fanout().exists():
+            return Response(
+                {"ok": True, "autoReplicated": 0, "totalFollowers": 0, "message": "No active followers"}
+            )
+        copied, followers = capture.master_trades_auto_replicate(actor=_actor(request))
+        return Response(
+            {
+                "ok": True,
+                "autoReplicated": copied,
+                "totalFollowers": followers,
+                "message": f"Auto-replicated {copied} trades to {followers} followers",
+            }
+        )
+
+
+class AliceWebhookApi(APIView):
+    """Alice Blue's order webhook, at /api/alice/webhook/<this deployment's token>.
+
+    Unsigned by Alice Blue, so never trusted: a payload only names an order, which a task then reads from the
+    master's own book. A wrong token is a 404 like any unknown path (it reveals nothing).
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "webhook"
+
+    @extend_schema(
+        operation_id="alice_webhook",
+        request=OpenApiTypes.OBJECT,
+        responses={200: s.OkOutput, **error_responses(400, 404, 429)},
+        auth=[],
+        summary="Alice Blue's order webhook",
+        description=(
+            "For Alice Blue, not for clients: register the URL with `manage.py alice_webhook subscribe`. "
+            "`token` is this deployment's secret (ALICE_WEBHOOK_TOKEN, or derived from DJANGO_SECRET_KEY); "
+            "any other token is a 404. The payload only names an order (norenordno); that order is read from "
+            "the master's own order book and the read is ingested."
+        ),
+    )
+    def post(self, request: Request, token: str) -> Response:
+        if not capture_inbound.webhook_token_matches(token):
+            raise NotFound("Not found", code="not_found")
+        order_id, _account = capture_inbound.webhook_order_id(request.data)
+        if order_id:
+            dispatch.webhook_order_refresh_enqueue(order_id)
+        return Response({"ok": True})

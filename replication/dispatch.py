@@ -23,6 +23,8 @@ ORDER_STATUS_SYNC = "replication.order_status_sync"
 SWEEP = "replication.sweep"
 FOLLOWER_RISK_SNAPSHOT = "replication.follower_risk_snapshot_refresh"
 RISK_SNAPSHOTS = "replication.risk_snapshot_refresh"
+MASTER_POLL = "replication.master_poll"
+WEBHOOK_ORDER_REFRESH = "replication.webhook_order_refresh"
 
 TASK_NAMES = (
     PLACE,
@@ -34,6 +36,8 @@ TASK_NAMES = (
     SWEEP,
     FOLLOWER_RISK_SNAPSHOT,
     RISK_SNAPSHOTS,
+    MASTER_POLL,
+    WEBHOOK_ORDER_REFRESH,
 )
 
 
@@ -74,3 +78,8 @@ def follower_orders_sync_enqueue(follower_pk: int) -> None:
 def follower_risk_snapshot_enqueue(follower_pk: int) -> None:
     """Refresh one follower's P&L and opening cash."""
     _send_on_commit(FOLLOWER_RISK_SNAPSHOT, [follower_pk])
+
+
+def webhook_order_refresh_enqueue(broker_order_id: str) -> None:
+    """Read one master order (named by a webhook) from the master's own book and ingest it."""
+    _send_on_commit(WEBHOOK_ORDER_REFRESH, [broker_order_id])

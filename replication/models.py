@@ -42,37 +42,104 @@ ORDER_TYPE_CHOICES = enum_choices(OrderType)
 
 
 class MasterTrade(TimeStampedModel):
-    """A master order captured by poll, push or API: the incoming queue (replaces .alice.incoming.json)."""
+    """A master order as captured (order-update stream, poll, webhook, push or API), one row per broker order:
+    what it means for the followers (an entry, a close of the master's position, or both), what was last
+    copied (to tell a modification from a repeat), and its place in the operator's queue."""
 
     class State(models.TextChoices):
-        NEW = "NEW", "New"
+        NEW = "NEW", "New (waiting for the operator)"
         COPIED = "COPIED", "Copied"
         DISMISSED = "DISMISSED", "Dismissed"
+        EXPIRED = "EXPIRED", "Expired (too old to copy)"
+
+    class Kind(models.TextChoices):
+        ENTRY = "ENTRY", "Entry (opens or adds to a position)"
+        CLOSE = "CLOSE", "Close (reduces the master's position)"
+        REVERSAL = "REVERSAL", "Reversal (closes, then opens the other way)"
+        OWN = "OWN", "Placed by copytrade (never copied back)"
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="master_trades")
     broker_order_id = models.CharField(max_length=100)
     symbol = models.CharField(max_length=80)
+    trading_symbol = models.CharField(max_length=80, blank=True, default="")
     exchange = models.CharField(max_length=10, choices=EXCHANGE_CHOICES, default="NSE")
     token = models.CharField(max_length=32, blank=True, default="")
     side = models.CharField(max_length=4, choices=SIDE_CHOICES)
     quantity = models.PositiveIntegerField()
     filled_quantity = models.PositiveIntegerField(default=0)
     price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    trigger_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    average_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     order_type = models.CharField(max_length=10, choices=ORDER_TYPE_CHOICES, default="MARKET")
     product_type = models.CharField(max_length=10, choices=PRODUCT_CHOICES, default="MIS")
     status = models.CharField(max_length=20, blank=True, default="")
+    rejection_reason = models.CharField(max_length=255, blank=True, default="")
+    tag = models.CharField(max_length=50, blank=True, default="")
     order_time = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.NEW, db_index=True)
-    source = models.CharField(max_length=10, default="POLL")
+    source = models.CharField(max_length=10, default="POLL", help_text="The source that saw it first.")
+    last_source = models.CharField(max_length=10, blank=True, default="")
+    # Decided once, when the order is first seen, from the master's position in the instrument before it.
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ENTRY)
+    position_before = models.IntegerField(default=0, help_text="The master's signed position before it.")
+    close_quantity = models.PositiveIntegerField(default=0, help_text="The part that closes the position.")
+    entry_quantity = models.PositiveIntegerField(default=0, help_text="The part that opens a position.")
+    # What the followers' copies were last given, so a repeat of the same update changes nothing.
+    applied_quantity = models.PositiveIntegerField(null=True, blank=True)
+    applied_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    applied_trigger_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    applied_order_type = models.CharField(max_length=10, blank=True, default="")
+    applied_status = models.CharField(max_length=20, blank=True, default="")
+    note = models.CharField(
+        max_length=255, blank=True, default="", help_text="What capture decided, and why."
+    )
+    # Cleared from the operator's queue (GET /api/alice/incoming) by "clear" or "remove"; the row stays.
+    cleared = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["account", "broker_order_id"], name="master_trade_unique_order"),
         ]
+        indexes = [
+            models.Index(
+                fields=["account", "exchange", "trading_symbol", "product_type"], name="master_trade_position"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.broker_order_id} {self.side} {self.quantity} {self.symbol}"
+
+
+class CaptureStatus(models.Model):
+    """The health of one way of capturing a master's orders (the order-update stream, or the poll)."""
+
+    class Kind(models.TextChoices):
+        STREAM = "STREAM", "Order-update stream"
+        POLL = "POLL", "Poll"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="capture_statuses")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    holder = models.CharField(max_length=200, blank=True, default="", help_text="The process doing it.")
+    connected = models.BooleanField(default=False)
+    feed_enabled = models.BooleanField(
+        null=True, blank=True, help_text="Alice Blue's order feed (None: unknown)."
+    )
+    connected_at = models.DateTimeField(null=True, blank=True)
+    last_frame_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last poll, or last stream heartbeat."
+    )
+    reconnects = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "capture statuses"
+        constraints = [models.UniqueConstraint(fields=["account", "kind"], name="capture_status_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.account_id}"
 
 
 class TradeEvent(models.Model):
@@ -83,6 +150,7 @@ class TradeEvent(models.Model):
         MODIFY = "MODIFY", "Modify"
         CANCEL = "CANCEL", "Cancel"
         EXIT = "EXIT", "Exit"
+        CLOSE = "CLOSE", "Close (the master reduced its position)"
 
     class Source(models.TextChoices):
         API = "API", "API"
@@ -90,6 +158,7 @@ class TradeEvent(models.Model):
         PUSH = "PUSH", "Push"
         ADMIN = "ADMIN", "Admin"
         STREAM = "STREAM", "Stream"
+        WEBHOOK = "WEBHOOK", "Webhook"
         RISK = "RISK", "Risk (auto-liquidate)"
 
     class Status(models.TextChoices):
@@ -141,6 +210,7 @@ class OrderMapping(TimeStampedModel):
     class Leg(models.TextChoices):
         ENTRY = "ENTRY", "Entry"
         EXIT = "EXIT", "Exit"
+        CLOSE = "CLOSE", "Close (share of the master's position close)"
 
     # The statuses, their legal transitions and groups live in replication.states.
     Status = MappingStatus
@@ -208,6 +278,7 @@ class OrderAction(TimeStampedModel):
         MODIFY = "MODIFY", "Modify"
         CANCEL = "CANCEL", "Cancel"
         EXIT = "EXIT", "Exit"
+        CLOSE = "CLOSE", "Close (the follower's share of a master close)"
 
     Status = ActionStatus
 

@@ -19,7 +19,8 @@ from accounts.exceptions import CredentialUnreadable, FollowerNotFound
 from accounts.models import Account, BrokerCredential, Consent, MasterSettings, RiskConfig
 from accounts.selectors import credential_session_token, master_settings_get
 from replication import risk, states
-from replication.models import OrderAction, OrderMapping, TradeEvent
+from replication.closing import Holding
+from replication.models import CaptureStatus, MasterTrade, OrderAction, OrderMapping, TradeEvent
 
 Status = states.MappingStatus
 M = TypeVar("M", bound=Model)
@@ -126,6 +127,129 @@ def entry_mappings(*, master_order_id: str) -> QuerySet[OrderMapping]:
     )
 
 
+def mirror_mappings(*, master_order_id: str) -> QuerySet[OrderMapping]:
+    """The follower orders that mirror a master order: its ENTRY copies and the CLOSE shares it caused (what a
+    master modify or cancel of that order applies to; EXIT legs square positions off and are not mirrors)."""
+    return (
+        OrderMapping.objects.filter(
+            master_order_id=master_order_id, leg__in=(OrderMapping.Leg.ENTRY, OrderMapping.Leg.CLOSE)
+        )
+        .select_related("follower")
+        .order_by("follower__account_id", "leg")
+    )
+
+
+# ---------------------------------------------------------------- positions counted from orders
+# Intraday positions end with the day (the broker squares them off), so only today's orders count for them.
+INTRADAY_PRODUCTS = ("MIS",)
+MASTER_OPEN_STATUSES = ("PENDING", "OPEN", "TRIGGER_PENDING", "UNKNOWN")
+
+
+def _position_since(product_type: str) -> datetime | None:
+    return market_day_start() if product_type.upper() in INTRADAY_PRODUCTS else None
+
+
+def _holding(rows: Iterable[tuple[str, int, int, bool]]) -> Holding:
+    filled = open_buy = open_sell = 0
+    for side, quantity, done, is_open in rows:
+        buy = side == "BUY"
+        filled += done if buy else -done
+        if is_open:
+            remaining = max(quantity - done, 0)
+            open_buy += remaining if buy else 0
+            open_sell += 0 if buy else remaining
+    return Holding(filled=filled, open_buy=open_buy, open_sell=open_sell)
+
+
+def master_holding(
+    *, account_pk: int, exchange: str, trading_symbol: str, product_type: str, exclude_pk: int | None = None
+) -> Holding:
+    """The master's position in one instrument and product, from the orders captured (copytrade's own
+    excepted)."""
+    queryset = MasterTrade.objects.filter(
+        account_id=account_pk, exchange=exchange, trading_symbol=trading_symbol, product_type=product_type
+    ).exclude(kind=MasterTrade.Kind.OWN)
+    since = _position_since(product_type)
+    if since is not None:
+        queryset = queryset.filter(created_at__gte=since)
+    if exclude_pk is not None:
+        queryset = queryset.exclude(pk=exclude_pk)
+    return _holding(
+        (side, quantity, filled, status in MASTER_OPEN_STATUSES)
+        for side, quantity, filled, status in queryset.values_list(
+            "side", "quantity", "filled_quantity", "status"
+        )
+    )
+
+
+def follower_instrument_mappings(
+    *, follower_pk: int, exchange: str, trading_symbol: str, product_type: str
+) -> QuerySet[OrderMapping]:
+    """The follower's orders from copytrade in one instrument and product (every leg), in the position's
+    scope."""
+    queryset = OrderMapping.objects.filter(
+        follower_id=follower_pk, exchange=exchange, trading_symbol=trading_symbol, product_type=product_type
+    )
+    since = _position_since(product_type)
+    return queryset.filter(created_at__gte=since) if since is not None else queryset
+
+
+def follower_holding(
+    *,
+    follower_pk: int,
+    exchange: str,
+    trading_symbol: str,
+    product_type: str,
+    before: TradeEvent | None = None,
+) -> Holding:
+    """The follower's position from copies of the master in one instrument and product: filled quantities, and
+    the open or in-flight orders that may still fill.
+
+    `before` (a close event) asks for the position that master order acts on: without the orders of its own
+    master order (a reversal's entry part) and without entries of later master orders; every exit and close
+    counts (they only ever reduce, so counting one too many can make a close smaller, never a reversal).
+    """
+    queryset = follower_instrument_mappings(
+        follower_pk=follower_pk, exchange=exchange, trading_symbol=trading_symbol, product_type=product_type
+    )
+    if before is not None:
+        queryset = queryset.exclude(master_order_id=before.master_order_id).exclude(
+            leg=OrderMapping.Leg.ENTRY, trade_event_id__gt=before.pk
+        )
+    rows = queryset.values_list("side", "quantity", "executed_quantity", "status")
+    open_statuses = (*states.IN_FLIGHT, *states.OPEN_AT_BROKER)
+    return _holding((side, quantity, done, status in open_statuses) for side, quantity, done, status in rows)
+
+
+def followers_holding_instrument(*, exchange: str, trading_symbol: str, product_type: str) -> dict[int, int]:
+    """Followers that hold (or may hold) a position from copies in the instrument: follower pk -> the pk of
+    their latest order there that may hold a position (the anchor of a close action)."""
+    queryset = OrderMapping.objects.filter(
+        exchange=exchange,
+        trading_symbol=trading_symbol,
+        product_type=product_type,
+        status__in=states.MAY_HOLD_POSITION,
+    )
+    since = _position_since(product_type)
+    if since is not None:
+        queryset = queryset.filter(created_at__gte=since)
+    latest: dict[int, int] = {}
+    for follower_pk, pk in queryset.order_by("follower_id", "pk").values_list("follower_id", "pk"):
+        latest[follower_pk] = pk
+    return latest
+
+
+def master_trades_incoming(*, state: str | None = None) -> QuerySet[MasterTrade]:
+    """The operator's queue: captured master trades not cleared, newest first (copytrade's own left out)."""
+    queryset = (
+        MasterTrade.objects.filter(cleared=False)
+        .exclude(kind=MasterTrade.Kind.OWN)
+        .select_related("account")
+        .order_by("-created_at", "-pk")
+    )
+    return queryset.filter(state=state) if state else queryset
+
+
 def mappings_list(*, filters: dict[str, str] | None = None) -> QuerySet[OrderMapping]:
     """Mappings newest first, filtered by masterOrderId, followerId, status, leg."""
     filters = filters or {}
@@ -176,10 +300,15 @@ def event_mapping_counts(*, event: TradeEvent) -> Counts:
 
 
 def exit_legs_by_follower(*, event: TradeEvent) -> dict[int, OrderMapping]:
-    """The EXIT legs of an exit event's master order, by follower pk (one query for all its results)."""
-    if event.event_type != TradeEvent.EventType.EXIT:
+    """The EXIT legs of an exit event's master order (the CLOSE legs of a close event), by follower pk (one
+    query for all its results)."""
+    if event.event_type == TradeEvent.EventType.EXIT:
+        leg = OrderMapping.Leg.EXIT
+    elif event.event_type == TradeEvent.EventType.CLOSE:
+        leg = OrderMapping.Leg.CLOSE
+    else:
         return {}
-    legs = OrderMapping.objects.filter(master_order_id=event.master_order_id, leg=OrderMapping.Leg.EXIT).only(
+    legs = OrderMapping.objects.filter(master_order_id=event.master_order_id, leg=leg).only(
         "follower_id", "status", "quantity", "reason", "follower_order_id", "executed_quantity"
     )
     return {leg.follower_id: leg for leg in legs}
@@ -272,7 +401,57 @@ def actions_wait(*, event: TradeEvent, timeout: float) -> bool:
         ).exists():
             return False
         return not OrderMapping.objects.filter(
-            trade_event=event, leg=OrderMapping.Leg.EXIT, status__in=states.IN_FLIGHT
+            trade_event=event,
+            leg__in=(OrderMapping.Leg.EXIT, OrderMapping.Leg.CLOSE),
+            status__in=states.IN_FLIGHT,
         ).exists()
 
     return _poll(done, timeout=timeout)
+
+
+# ---------------------------------------------------------------- capture health
+def _age(moment: datetime | None) -> float | None:
+    return None if moment is None else round((timezone.now() - moment).total_seconds(), 1)
+
+
+def capture_health() -> dict[str, object]:
+    """How the active master's orders are being captured, for /api/health (informational: capture running on
+    the poll alone is a working state). No account ids and no error texts: health is public."""
+    from accounts.selectors import master_get_active
+
+    master = master_get_active()
+    if master is None:
+        return {"ok": True, "master": False}
+    rows = {row.kind: row for row in CaptureStatus.objects.filter(account=master)}
+    stream, poll = rows.get(CaptureStatus.Kind.STREAM), rows.get(CaptureStatus.Kind.POLL)
+    stale_after = float(settings.CAPTURE_STREAM_STALE_AFTER)
+    stream_age = _age(stream.last_run_at) if stream else None
+    stream_healthy = bool(
+        stream and stream.connected and stream_age is not None and stream_age <= stale_after
+    )
+    poll_age = _age(poll.last_run_at) if poll else None
+    master_settings = master_settings_get()
+    interval = (
+        master_settings.poll_interval_with_stream_seconds
+        if stream_healthy
+        else master_settings.poll_interval_seconds
+    )
+    heard = [age for age in (stream_age if stream_healthy else None, poll_age) if age is not None]
+    return {
+        "ok": True,
+        "master": True,
+        "stream": {
+            "healthy": stream_healthy,
+            "connected": bool(stream and stream.connected),
+            "feedEnabled": stream.feed_enabled if stream else None,
+            "lastFrameAgeSeconds": _age(stream.last_frame_at) if stream else None,
+            "reconnects": stream.reconnects if stream else 0,
+            "failing": bool(stream and stream.last_error),
+        },
+        "poll": {
+            "lastRunAgeSeconds": poll_age,
+            "intervalSeconds": float(interval),
+            "failing": bool(poll and poll.last_error),
+        },
+        "lagSeconds": min(heard) if heard else None,
+    }

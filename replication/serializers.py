@@ -24,17 +24,20 @@ from copytrade.core.fields import (
     IdentifierField,
     PriceField,
     QuantityField,
+    StrictIntegerField,
     case_insensitive_pattern,
 )
 from copytrade.core.schema import schema_keywords
 from replication import states
-from replication.models import OrderAction, OrderMapping, TradeEvent
+from replication.models import MasterTrade, OrderAction, OrderMapping, TradeEvent
 from replication.selectors import Counts
 from replication.services.modify import Modification
 
 TRADE_ID_MAX = 64
 MAX_SELECTED_FOLLOWERS = 500
-EVENT_TYPES = tuple(TradeEvent.EventType.values)
+# What a client may label a replicated trade with (CLOSE events are capture's own).
+EVENT_TYPES = ("PLACE", "MODIFY", "CANCEL", "EXIT")
+MAX_PUSHED_TRADES = 500
 ORDER_TYPE_ALIASES = {"SL-M": "SLM", "SL-L": "SL"}
 
 
@@ -56,26 +59,30 @@ def _seed_error(message: str) -> serializers.ValidationError:
 
 
 # ------------------------------------------------------------------------------------------- inputs
-def _order_type_rules() -> list[dict[str, Any]]:
+def _order_type_rules(
+    field: str = "order_type", aliases: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """The trade's cross-field rule as JSON schema: a LIMIT order needs a price above 0, an SL order a price
-    and a trigger price, an SLM order a trigger price; MARKET (the default) needs neither."""
+    and a trigger price, an SLM order a trigger price; MARKET (the default) needs neither. `field` names the
+    order type, `aliases` its other spellings."""
     positive = PriceField(positive=True).openapi_schema
+    aliases = ORDER_TYPE_ALIASES if aliases is None else aliases
 
     def kind(*names: str) -> dict[str, Any]:
-        words = [name for name in names if name not in ORDER_TYPE_ALIASES]
-        aliases = {alias: target for alias, target in ORDER_TYPE_ALIASES.items() if alias in names}
-        return {"type": "string", "pattern": case_insensitive_pattern(words, aliases)}
+        targets = [name for name in names if name not in aliases]
+        spellings = {alias: target for alias, target in aliases.items() if target in targets}
+        return {"type": "string", "pattern": case_insensitive_pattern(targets, spellings)}
 
     def needs(order_type: dict[str, Any], *prices: str) -> dict[str, Any]:
-        properties = {"order_type": order_type, **{name: positive for name in prices}}
-        return {"properties": properties, "required": ["order_type", *prices]}
+        properties = {field: order_type, **{name: positive for name in prices}}
+        return {"properties": properties, "required": [field, *prices]}
 
     return [
-        {"not": {"required": ["order_type"]}},
+        {"not": {"required": [field]}},
         needs(kind("MARKET")),
         needs(kind("LIMIT"), "price"),
-        needs(kind("SL", "SL-L"), "price", "trigger_price"),
-        needs(kind("SLM", "SL-M"), "trigger_price"),
+        needs(kind("SL"), "price", "trigger_price"),
+        needs(kind("SLM"), "trigger_price"),
     ]
 
 
@@ -241,13 +248,179 @@ class PageQuery(serializers.Serializer):
 
 
 class EventsQuery(PageQuery):
-    eventType = CaseInsensitiveChoiceField(choices=EVENT_TYPES, required=False)
+    eventType = CaseInsensitiveChoiceField(choices=TradeEvent.EventType.values, required=False)
 
 
 class MappingsQuery(PageQuery):
     followerId = follower_id_field(required=False)
     status = CaseInsensitiveChoiceField(choices=states.MappingStatus.values, required=False)
     leg = CaseInsensitiveChoiceField(choices=OrderMapping.Leg.values, required=False)
+
+
+# ------------------------------------------------------------------------------------------ master capture
+PUSH_STATUSES = ("COMPLETE", "OPEN", "PENDING", "TRIGGER_PENDING", "CANCELLED", "REJECTED")
+PUSH_STATUS_ALIASES = {
+    "COMPLETED": "COMPLETE",
+    "EXECUTED": "COMPLETE",
+    "FILLED": "COMPLETE",
+    "TRADED": "COMPLETE",
+    "TRIGGER PENDING": "TRIGGER_PENDING",
+    "CANCELED": "CANCELLED",
+}
+PUSH_ORDER_TYPE_ALIASES = {**ORDER_TYPE_ALIASES, "MKT": "MARKET", "L": "LIMIT"}
+
+
+@schema_keywords(
+    "PushedTradeInput",
+    allOf=[
+        {"anyOf": _order_type_rules("type", PUSH_ORDER_TYPE_ALIASES)},
+        {"anyOf": [{"required": ["quantity"]}, {"required": ["qty"]}]},
+    ],
+)
+class PushedTradeInput(serializers.Serializer):
+    """One trade of a push: the seed's {id, timestamp, symbol, quantity|qty, price, side, status, type}, plus
+    the optional exchange, product_type, trigger_price and filledQuantity."""
+
+    id = trade_id_field()
+    symbol = IdentifierField(max_length=80)
+    side = CaseInsensitiveChoiceField(choices=values(Side))
+    quantity = QuantityField(required=False)
+    qty = QuantityField(required=False)
+    price = PriceField()
+    trigger_price = PriceField()
+    filledQuantity = StrictIntegerField(min_value=0, max_value=10_000_000, required=False)
+    exchange = CaseInsensitiveChoiceField(choices=values(Exchange), required=False, default="NSE")
+    product_type = CaseInsensitiveChoiceField(choices=values(ProductType), required=False, default="MIS")
+    type = CaseInsensitiveChoiceField(
+        choices=values(OrderType), aliases=PUSH_ORDER_TYPE_ALIASES, required=False, default="MARKET"
+    )
+    status = CaseInsensitiveChoiceField(
+        choices=PUSH_STATUSES, aliases=PUSH_STATUS_ALIASES, required=False, default="COMPLETE"
+    )
+    timestamp = StrictIntegerField(
+        min_value=0, max_value=10**13, required=False, help_text="Epoch milliseconds (default: now)"
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        quantity = attrs.get("quantity") or attrs.get("qty")
+        if not quantity:
+            raise serializers.ValidationError({"quantity": "required (quantity or qty)"})
+        if attrs["type"] in ("LIMIT", "SL") and attrs.get("price") is None:
+            raise serializers.ValidationError({"price": f"required for {attrs['type']} orders"})
+        if attrs["type"] in ("SL", "SLM") and attrs.get("trigger_price") is None:
+            raise serializers.ValidationError({"trigger_price": f"required for {attrs['type']} orders"})
+        attrs["quantity"] = quantity
+        return attrs
+
+
+class PushInput(serializers.Serializer):
+    accountId = follower_id_field()
+    trades = serializers.ListField(child=PushedTradeInput(), min_length=1, max_length=MAX_PUSHED_TRADES)
+
+    def validate_trades(self, trades: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The seed's dedupe: one trade per id, the last one given wins."""
+        return list({trade["id"]: trade for trade in trades}.values())
+
+
+class RemoveInput(serializers.Serializer):
+    accountId = follower_id_field()
+    tradeIds = serializers.ListField(child=trade_id_field(), required=False, max_length=MAX_PUSHED_TRADES)
+
+
+class IncomingQuery(serializers.Serializer):
+    state = CaseInsensitiveChoiceField(choices=MasterTrade.State.values, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=500, default=200)
+
+
+class OkOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+
+
+class PollOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    newTrades = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class PushOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    received = serializers.IntegerField()
+    stored = serializers.IntegerField()
+
+
+class AutoReplicateOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    autoReplicated = serializers.IntegerField()
+    totalFollowers = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class IncomingTradeOutput(serializers.ModelSerializer):
+    """A master trade in the seed's incoming shape ({id, timestamp, account, symbol, type, side, quantity,
+    price, status}) plus what capture decided about it."""
+
+    id = serializers.CharField(source="broker_order_id")
+    timestamp = serializers.SerializerMethodField()
+    account = serializers.CharField(source="account.account_id")
+    type = serializers.CharField(source="order_type")
+    tradingSymbol = serializers.CharField(source="trading_symbol")
+    product = serializers.CharField(source="product_type")
+    filledQuantity = serializers.IntegerField(source="filled_quantity")
+    averagePrice = serializers.DecimalField(source="average_price", max_digits=14, decimal_places=4)
+    triggerPrice = serializers.DecimalField(source="trigger_price", max_digits=14, decimal_places=4)
+    positionBefore = serializers.IntegerField(source="position_before")
+    closeQuantity = serializers.IntegerField(source="close_quantity")
+    entryQuantity = serializers.IntegerField(source="entry_quantity")
+    capturedAt = serializers.DateTimeField(source="created_at")
+    capturedBy = serializers.CharField(source="source")
+
+    class Meta:
+        model = MasterTrade
+        fields = [
+            "id",
+            "timestamp",
+            "account",
+            "symbol",
+            "tradingSymbol",
+            "exchange",
+            "type",
+            "product",
+            "side",
+            "quantity",
+            "filledQuantity",
+            "price",
+            "averagePrice",
+            "triggerPrice",
+            "status",
+            "state",
+            "kind",
+            "positionBefore",
+            "closeQuantity",
+            "entryQuantity",
+            "note",
+            "capturedBy",
+            "capturedAt",
+        ]
+
+    def get_timestamp(self, trade: MasterTrade) -> int:
+        moment = trade.order_time or trade.created_at
+        return int(moment.timestamp() * 1000)
+
+
+class IncomingOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    trades = IncomingTradeOutput(many=True)
+
+
+class ClearOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    success = serializers.BooleanField()
+    cleared = serializers.IntegerField()
+
+
+class RemoveOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    removed = serializers.IntegerField()
 
 
 # ------------------------------------------------------------------------------------------ outputs
@@ -325,7 +498,7 @@ class ActionResultOutput(_OmitEmpty):
             row.update(status="SKIPPED", reason=action.reason)
         elif action.status == states.ActionStatus.FAILED:
             row.update(status="FAILED", reason=action.reason)
-        elif action.kind == OrderAction.Kind.EXIT:
+        elif action.kind in (OrderAction.Kind.EXIT, OrderAction.Kind.CLOSE):
             leg = self.context.get("exit_legs", {}).get(mapping.follower_id)
             row.update(self._exit_leg(action, leg))
         else:

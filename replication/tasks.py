@@ -19,7 +19,15 @@ from celery import Task, shared_task
 from celery.exceptions import Retry
 
 from replication import dispatch
-from replication.services import placement, placement_batch, reconcile, risk_snapshot, sweeper
+from replication.services import (
+    capture_inbound,
+    capture_poll,
+    placement,
+    placement_batch,
+    reconcile,
+    risk_snapshot,
+    sweeper,
+)
 from replication.services.action_run import order_action_run, order_action_settle_unexpected
 
 logger = logging.getLogger(__name__)
@@ -153,3 +161,16 @@ def risk_snapshot_refresh_task(self: Task[Any, None]) -> None:
     """Beat: one risk-snapshot task per active follower whose session is worth calling with."""
     for follower_pk in risk_snapshot.followers_for_risk_snapshot():
         dispatch.follower_risk_snapshot_enqueue(follower_pk)
+
+
+@shared_task(name=dispatch.MASTER_POLL, **TASK_OPTIONS)
+def poll_master_task(self: Task[Any, None]) -> None:
+    """Beat (every CAPTURE_POLL_TICK s): poll the master's order book when its interval has passed; the poll's
+    lease makes one poll run at a time however many ticks and workers there are."""
+    capture_poll.master_poll()
+
+
+@shared_task(name=dispatch.WEBHOOK_ORDER_REFRESH, **TASK_OPTIONS)
+def webhook_order_refresh_task(self: Task[Any, None], broker_order_id: str) -> None:
+    """Read the order an Alice Blue webhook named from the master's own book, and ingest that read."""
+    capture_inbound.webhook_order_refresh(broker_order_id=broker_order_id)

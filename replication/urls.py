@@ -14,4 +14,11 @@ urlpatterns = [
     path("trades/events", apis.TradeEventListApi.as_view(), name="trade-events"),
     path("trades/mappings", apis.OrderMappingListApi.as_view(), name="trade-mappings"),
     path("trade-events", apis.TradeEventLogApi.as_view(), name="trade-event-logs"),
+    path("alice/poll", apis.MasterPollApi.as_view(), name="alice-poll"),
+    path("alice/push", apis.MasterPushApi.as_view(), name="alice-push"),
+    path("alice/incoming", apis.MasterIncomingApi.as_view(), name="alice-incoming"),
+    path("alice/clear", apis.MasterClearApi.as_view(), name="alice-clear"),
+    path("alice/remove", apis.MasterRemoveApi.as_view(), name="alice-remove"),
+    path("alice/auto-replicate", apis.MasterAutoReplicateApi.as_view(), name="alice-auto-replicate"),
+    path("alice/webhook/<str:token>", apis.AliceWebhookApi.as_view(), name="alice-webhook"),
 ]

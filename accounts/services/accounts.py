@@ -380,6 +380,8 @@ MASTER_SETTINGS_FIELDS = (
     "auto_liquidate_on_loss",
     "max_concurrent_trades",
     "auto_replicate_new_trades",
+    "poll_interval_seconds",
+    "poll_interval_with_stream_seconds",
 )
 
 

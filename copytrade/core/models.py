@@ -23,3 +23,18 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_seen:%Y-%m-%d %H:%M:%S}"
+
+
+class Lease(models.Model):
+    """A named lease one process holds at a time across every machine (the master stream, the poll): taken or
+    renewed by a conditional UPDATE, so the database arbitrates; it lapses if its holder stops renewing it."""
+
+    name = models.CharField(max_length=100, unique=True)
+    holder = models.CharField(max_length=200, blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder or 'nobody'}"

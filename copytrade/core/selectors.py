@@ -55,12 +55,23 @@ def _call_budget_health() -> dict[str, Any]:
         return {"ok": False, "error": type(exc).__name__}
 
 
+def _capture_health() -> dict[str, Any]:
+    from replication.selectors import capture_health
+
+    try:
+        return capture_health()
+    except Exception as exc:  # the database away: the database check says so
+        return {"ok": True, "error": type(exc).__name__}
+
+
 def health_report() -> dict[str, Any]:
-    """Database, Celery broker, beat/worker freshness and the Alice Blue call budget; ok only when all are."""
+    """Database, Celery broker, beat/worker freshness, the Alice Blue call budget and master capture (shown,
+    never failing the report: a master captured by the poll alone is working); ok only when all are."""
     checks = {
         "database": _database_health(),
         "broker": _broker_health(),
         "beat": _beat_health(),
         "aliceCallBudget": _call_budget_health(),
+        "capture": _capture_health(),
     }
     return {"ok": all(check["ok"] for check in checks.values()), "checks": checks}

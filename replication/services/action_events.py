@@ -45,6 +45,15 @@ def entries_or_404(master_order_id: str) -> list[OrderMapping]:
     return entries
 
 
+def mirrors_or_404(master_order_id: str) -> list[OrderMapping]:
+    """The follower orders mirroring a master order (its entries and the closes it caused); 404 without
+    any."""
+    mirrors = list(selectors.mirror_mappings(master_order_id=master_order_id).select_related("trade_event"))
+    if not mirrors:
+        raise NotFound(f"Master order {master_order_id} not found", code="master_order_not_found")
+    return mirrors
+
+
 def event_like(place: TradeEvent, *, event_type: str, dedupe: bool, source: str, details: dict) -> TradeEvent:
     """A new event of `event_type` copying the PLACE event's trade; with `dedupe`, the existing one if any."""
     key = f"{event_type}:{place.master_order_id}" if dedupe else None
@@ -165,7 +174,9 @@ def _actions_retry_failed(queryset: QuerySet[OrderAction], *, requested_by: str)
         # Also SKIPPED actions whose entry turned out to be placed after all (a late acknowledgement of an
         # order that had been given up as "not placed"): the position is real and must be exited too.
         rerun = Q(status=ActionStatus.FAILED) | Q(
-            status=ActionStatus.SKIPPED, mapping__status__in=states.PLACED
+            status=ActionStatus.SKIPPED,
+            mapping__status__in=states.PLACED,
+            kind__in=(OrderAction.Kind.EXIT, OrderAction.Kind.CANCEL),
         )
         for action in queryset.select_for_update().filter(rerun).order_by("pk"):
             params = {**(action.params or {}), RETRIED_AT: now.isoformat()}

@@ -1,4 +1,4 @@
-"""Running one follower action (exit, cancel or modify) claimed from its PENDING row, with the failure
+"""Running one follower action (exit, cancel, modify or close) claimed from its PENDING row, with the failure
 handling they share: a refused session fails it, any other broker error runs it again later (bounded)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from broker.exceptions import BrokerAuthError, BrokerError
 from replication import states
 from replication.models import OrderAction, OrderMapping, TradeEvent
 from replication.services.action_events import action_claim, action_end
+from replication.services.closes import close_run
 from replication.services.events import trade_event_refresh_totals
 from replication.services.exits import cancel_or_exit_run
 from replication.services.modify import modify_run
@@ -39,6 +40,8 @@ def order_action_run(*, action_id: int) -> Outcome:
     try:
         if action.kind == OrderAction.Kind.MODIFY:
             return modify_run(action, entry)
+        if action.kind == OrderAction.Kind.CLOSE:
+            return close_run(action, entry)
         return cancel_or_exit_run(action, entry)
     except (BrokerAuthError, SessionMissing) as exc:
         reason = (

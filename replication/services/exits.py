@@ -13,13 +13,20 @@ import logging
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from accounts.models import Account
 from accounts.selectors import account_broker_client
 from broker.client import AliceBlueClient
 from broker.exceptions import BrokerRejectedError
 from broker.types import Order, OrderStatus, OrderType, Side
-from replication import dispatch, states
+from replication import dispatch, selectors, states
 from replication.models import OrderAction, OrderMapping, TradeEvent, order_tag_for
-from replication.services.action_events import action_end, action_event, entries_or_404, wait_for_entry
+from replication.services.action_events import (
+    action_end,
+    action_event,
+    entries_or_404,
+    mirrors_or_404,
+    wait_for_entry,
+)
 from replication.services.order_state import Outcome, order_mapping_apply_order
 
 logger = logging.getLogger(__name__)
@@ -53,9 +60,9 @@ def trade_exit_follower(
 
 
 def trade_cancel(*, master_order_id: str, source: str = TradeEvent.Source.API) -> TradeEvent:
-    """Cancel every follower order of the master order that is still open (master cancel). Asked again, it
-    runs the cancel actions that ended FAILED once more."""
-    entries = entries_or_404(master_order_id)
+    """Cancel every follower order mirroring the master order (its copies, and the closes it caused) that is
+    still open (master cancel). Asked again, it runs the cancel actions that ended FAILED once more."""
+    entries = mirrors_or_404(master_order_id)
     logger.info("[CANCEL] Processing cancel for master order: %s", master_order_id)
     return action_event(
         entries=entries, event_type=TradeEvent.EventType.CANCEL, kind=OrderAction.Kind.CANCEL, source=source
@@ -122,18 +129,46 @@ def cancel_or_exit_run(action: OrderAction, entry: OrderMapping) -> Outcome:
     filled = int(order.filled_quantity)
     parts = [f"cancelled {cancelled_now} open"] if cancelled_now else []
     if filled > 0:
-        _exit_leg_create(action=action, entry=entry, quantity=filled)
-        parts.append(f"squaring off {filled} filled")
+        squared = _exit_leg_create(action=action, entry=entry, filled=filled)
+        if squared:
+            parts.append(f"squaring off {squared} filled")
+        else:
+            parts.append(f"nothing left to square off of {filled} filled (closed already)")
     return action_end(
         action, ActionStatus.DONE, "Exit order processed" + (f": {', '.join(parts)}" if parts else "")
     )
 
 
-def _exit_leg_create(*, action: OrderAction, entry: OrderMapping, quantity: int) -> None:
-    """The EXIT-leg mapping (opposite side, same product, market) for exactly `quantity`, once."""
+def _exit_leg_create(*, action: OrderAction, entry: OrderMapping, filled: int) -> int:
+    """The EXIT-leg mapping (opposite side, same product, market) for the filled quantity, once; no more than
+    the follower still holds in that instrument (the master's closes may have closed part of it already), so
+    an exit never reverses a follower. Returns the quantity squared off (0: nothing left to square off)."""
     leg = OrderMapping.Leg.EXIT
     try:
         with transaction.atomic():
+            # Closes and exits of one follower decide one at a time, each seeing the orders of the one before.
+            Account.objects.select_for_update().filter(pk=entry.follower_id).first()
+            existing = OrderMapping.objects.filter(
+                master_order_id=entry.master_order_id, follower_id=entry.follower_id, leg=leg
+            ).first()
+            if existing is not None:
+                return existing.quantity
+            held = selectors.follower_holding(
+                follower_pk=entry.follower_id,
+                exchange=entry.exchange,
+                trading_symbol=entry.trading_symbol,
+                product_type=entry.product_type,
+            ).available
+            same_way = held if entry.side == Side.BUY.value else -held
+            quantity = min(filled, max(same_way, 0))
+            if quantity <= 0:
+                logger.info(
+                    "[EXIT] master %s follower %s: %s filled, nothing held any more: no square-off",
+                    entry.master_order_id,
+                    entry.follower_id,
+                    filled,
+                )
+                return 0
             mapping = OrderMapping.objects.create(
                 trade_event=action.trade_event,
                 master_order_id=entry.master_order_id,
@@ -159,7 +194,7 @@ def _exit_leg_create(*, action: OrderAction, entry: OrderMapping, quantity: int)
             entry.master_order_id,
             entry.follower_id,
         )
-        return
+        return filled
     logger.info(
         "[EXIT] mapping %s: square off %s %s %s for follower %s (tag %s)",
         mapping.pk,
@@ -169,3 +204,4 @@ def _exit_leg_create(*, action: OrderAction, entry: OrderMapping, quantity: int)
         entry.follower.account_id,
         mapping.order_tag,
     )
+    return quantity

@@ -14,14 +14,15 @@ from accounts.selectors import account_broker_client, master_settings_get
 from broker.exceptions import BrokerRejectedError
 from broker.types import ModifyRequest, OrderType, ProductType, Side
 from replication import risk, selectors, states
-from replication.models import OrderAction, OrderMapping, TradeEvent
+from replication.models import MasterTrade, OrderAction, OrderMapping, TradeEvent
 from replication.services.action_events import (
     action_end,
     actions_create,
-    entries_or_404,
     event_like,
+    mirrors_or_404,
     wait_in_flight,
 )
+from replication.services.closes import close_leg_modified_quantity
 from replication.services.order_state import Outcome, mapping_transition
 
 logger = logging.getLogger(__name__)
@@ -48,9 +49,13 @@ class Modification:
 def trade_modify(
     *, master_order_id: str, modification: Modification, source: str = TradeEvent.Source.API
 ) -> TradeEvent:
-    """Apply a master modification to every follower order not yet final; quantity re-scaled per follower."""
-    entries = entries_or_404(master_order_id)
+    """Apply a master modification to every follower order mirroring it that is not yet final; quantity
+    re-scaled per follower: an entry from the part that opens a position, a close as the same share of what
+    the follower held (a reversal's new quantity splits into its close part first, then its entry part)."""
+    entries = mirrors_or_404(master_order_id)
     place = entries[0].trade_event
+    captured = MasterTrade.objects.filter(broker_order_id=master_order_id).only("close_quantity").first()
+    close_part = captured.close_quantity if captured is not None else 0
     logger.info(
         "[MODIFY] Processing modification for master order: %s %s", master_order_id, modification.as_params()
     )
@@ -61,11 +66,19 @@ def trade_modify(
 
     def params_for(entry: OrderMapping) -> dict[str, Any]:
         params = modification.as_params()
-        if modification.quantity is not None:
-            rules = selectors.follower_rules(account=entry.follower, master_settings=master_settings)
-            params["quantity"] = risk.scale_modified_quantity(
-                master_quantity=modification.quantity, rules=rules, limits=limits, lot_size=lot_size
-            )
+        if modification.quantity is None:
+            return params
+        if entry.leg == OrderMapping.Leg.CLOSE:
+            master_close = min(modification.quantity, close_part) if close_part else modification.quantity
+            params["quantity"] = close_leg_modified_quantity(entry, master_close=master_close)
+            return params
+        rules = selectors.follower_rules(account=entry.follower, master_settings=master_settings)
+        params["quantity"] = risk.scale_modified_quantity(
+            master_quantity=max(modification.quantity - close_part, 0),
+            rules=rules,
+            limits=limits,
+            lot_size=lot_size,
+        )
         return params
 
     def skip_reason_for(entry: OrderMapping) -> str:

@@ -149,6 +149,8 @@ def test_admin_settings_defaults_and_update(api):
             "auto_liquidate_on_loss": False,
             "max_concurrent_trades": 10,
             "auto_replicate_new_trades": True,
+            "poll_interval_seconds": "2.00",
+            "poll_interval_with_stream_seconds": "15.00",
         },
     }
     assert updated.json() == {"ok": True, "message": "Settings updated successfully"}

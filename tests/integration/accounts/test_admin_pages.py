@@ -197,6 +197,8 @@ def _settings_form(**overrides) -> dict:
         "default_lot_multiplier": "1",
         "max_concurrent_trades": 10,
         "auto_replicate_new_trades": "on",
+        "poll_interval_seconds": "2.00",
+        "poll_interval_with_stream_seconds": "15.00",
         **overrides,
     }
 

@@ -1,0 +1,174 @@
+"""Master capture end to end, once through the order-update stream (its own process) and once through the poll
+(the beat task on a real worker): the master trades at the simulator, the followers' orders appear there.
+
+Copy, modify, cancel, rejection, partial fill, partial close (proportional), full close (flat) and reversal.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from replication.models import MasterTrade, OrderMapping, TradeEvent
+from tests.integration.replication.capture.conftest import (
+    MASTER_USER,
+    net_position,
+    sim_orders,
+    stream_connected,
+    wait_for,
+    wait_orders,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+MODES = ["stream", "poll"]
+
+
+@pytest.fixture(params=MODES)
+def capture(request, sim, master, make_follower):
+    """Capture running in one mode, with two followers (multiplier 1 and 0.5); yields (mode, followers)."""
+    followers = [make_follower(lot_multiplier=Decimal("1")), make_follower(lot_multiplier=Decimal("0.5"))]
+    if request.param == "stream":
+        request.getfixturevalue("stream_process")()
+        assert wait_for(lambda: stream_connected(sim, master), timeout=20), "the stream did not connect"
+    else:
+        request.getfixturevalue("poller")()
+    return request.param, followers
+
+
+def _place(sim, **fields) -> str:
+    fields.setdefault("exchange", "NSE")
+    fields.setdefault("symbol", "SBIN")
+    return sim.place_as_user(MASTER_USER, **fields)["orderId"]
+
+
+def _trade(order_id: str) -> MasterTrade:
+    assert wait_for(lambda: MasterTrade.objects.filter(broker_order_id=order_id).exists(), timeout=15)
+    return MasterTrade.objects.get(broker_order_id=order_id)
+
+
+def test_master_order_is_copied_to_every_follower(capture, sim, api):
+    mode, (f1, f2) = capture
+    # when the master buys 100 at the market
+    order_id = _place(sim, side="BUY", quantity=100)
+    # then each follower gets one order, scaled, tagged, filled
+    (o1,) = wait_orders(sim, f1, 1)
+    (o2,) = wait_orders(sim, f2, 1)
+    assert (o1["side"], o1["quantity"], o2["quantity"]) == ("BUY", 100, 50)
+    assert o1["orderTag"].startswith("CT")
+    trade = _trade(order_id)
+    assert (trade.state, trade.kind, trade.source) == ("COPIED", "ENTRY", mode.upper())
+    event = TradeEvent.objects.get(dedupe_key=f"PLACE:{order_id}")
+    assert event.source == mode.upper()
+    # and the queue shows it
+    body = api.get("/api/alice/incoming").json()
+    row = next(t for t in body["trades"] if t["id"] == order_id)
+    assert (row["state"], row["side"], row["quantity"], row["account"]) == ("COPIED", "BUY", 100, "MASTER-1")
+
+
+def test_master_modify_is_applied_to_the_open_copies(capture, sim):
+    _mode, (f1, f2) = capture
+    order_id = _place(sim, side="BUY", quantity=100, order_type="LIMIT", price="400")
+    wait_orders(sim, f1, 1)
+    wait_orders(sim, f2, 1)
+    # when the master changes price and quantity
+    sim.modify_as_user(order_id, quantity=60, price="401.5")
+    # then the followers' open orders follow (quantity re-scaled)
+    assert wait_for(lambda: sim_orders(sim, f1)[0]["price"] in ("401.50", "401.5"), timeout=15), sim_orders(
+        sim, f1
+    )
+    assert wait_for(lambda: sim_orders(sim, f2)[0]["quantity"] == 30, timeout=15), sim_orders(sim, f2)
+    assert sim_orders(sim, f1)[0]["quantity"] == 60
+    assert len(sim_orders(sim, f1)) == 1  # modified in place, nothing new placed
+
+
+def test_master_cancel_cancels_the_open_copies(capture, sim):
+    _mode, (f1, f2) = capture
+    order_id = _place(sim, side="BUY", quantity=100, order_type="LIMIT", price="400")
+    wait_orders(sim, f1, 1)
+    wait_orders(sim, f2, 1)
+    # when
+    sim.cancel(order_id)
+    # then
+    for follower in (f1, f2):
+        assert wait_for(lambda f=follower: sim_orders(sim, f)[0]["status"] == "CANCELLED", timeout=15)
+    assert _trade(order_id).status == "CANCELLED"
+
+
+def test_master_order_rejected_cancels_the_copies_still_open(capture, sim):
+    _mode, (f1, _f2) = capture
+    order_id = _place(sim, side="BUY", quantity=100, order_type="LIMIT", price="400")
+    wait_orders(sim, f1, 1)
+    # when the exchange rejects the master's order after accepting it
+    sim.reject(order_id, "RMS: margin exceeds")
+    # then
+    assert wait_for(lambda: sim_orders(sim, f1)[0]["status"] == "CANCELLED", timeout=15)
+    trade = _trade(order_id)
+    assert (trade.status, trade.rejection_reason) == ("REJECTED", "RMS: margin exceeds")
+
+
+def test_master_partial_fill_is_recorded(capture, sim):
+    _mode, (f1, _f2) = capture
+    order_id = _place(sim, side="BUY", quantity=100, order_type="LIMIT", price="400")
+    wait_orders(sim, f1, 1)
+    # when 40 of the master's 100 fill
+    sim.fill(order_id, quantity=40, price="400")
+    # then
+    assert wait_for(
+        lambda: MasterTrade.objects.filter(broker_order_id=order_id, filled_quantity=40).exists(), timeout=15
+    )
+    trade = _trade(order_id)
+    assert trade.average_price == Decimal("400")
+    assert trade.status == "OPEN"
+    assert len(sim_orders(sim, f1)) == 1  # a fill copies nothing new
+
+
+def test_master_partial_close_closes_the_same_fraction(capture, sim):
+    _mode, (f1, f2) = capture
+    _place(sim, side="BUY", quantity=100)
+    wait_orders(sim, f1, 1)
+    wait_orders(sim, f2, 1)
+    assert wait_for(lambda: net_position(sim, f1) == 100 and net_position(sim, f2) == 50)
+    # when the master sells 40 of its 100
+    close_id = _place(sim, side="SELL", quantity=40)
+    # then each follower sells 40% of what it holds
+    assert wait_for(lambda: net_position(sim, f1) == 60 and net_position(sim, f2) == 30, timeout=20), (
+        net_position(sim, f1),
+        net_position(sim, f2),
+    )
+    trade = _trade(close_id)
+    assert (trade.kind, trade.position_before, trade.close_quantity) == ("CLOSE", 100, 40)
+    legs = OrderMapping.objects.filter(master_order_id=close_id, leg=OrderMapping.Leg.CLOSE)
+    assert sorted(leg.quantity for leg in legs) == [20, 40]
+    assert not OrderMapping.objects.filter(master_order_id=close_id, leg=OrderMapping.Leg.ENTRY).exists()
+
+
+def test_master_full_close_flattens_every_follower(capture, sim):
+    _mode, (f1, f2) = capture
+    _place(sim, side="BUY", quantity=100)
+    assert wait_for(lambda: net_position(sim, f1) == 100 and net_position(sim, f2) == 50, timeout=20)
+    # when the master scales out in two steps
+    _place(sim, side="SELL", quantity=30)
+    assert wait_for(lambda: net_position(sim, f1) == 70 and net_position(sim, f2) == 35, timeout=20)
+    _place(sim, side="SELL", quantity=70)
+    # then everyone is flat
+    assert wait_for(lambda: net_position(sim, f1) == 0 and net_position(sim, f2) == 0, timeout=20), (
+        net_position(sim, f1),
+        net_position(sim, f2),
+    )
+
+
+def test_master_reversal_closes_then_opens_the_other_way(capture, sim):
+    _mode, (f1, f2) = capture
+    _place(sim, side="BUY", quantity=100)
+    assert wait_for(lambda: net_position(sim, f1) == 100 and net_position(sim, f2) == 50, timeout=20)
+    # when the master sells 200 while long 100
+    reversal_id = _place(sim, side="SELL", quantity=200)
+    # then each follower closes what it held and opens its own short of 100 x multiplier
+    assert wait_for(lambda: net_position(sim, f1) == -100 and net_position(sim, f2) == -50, timeout=20), (
+        net_position(sim, f1),
+        net_position(sim, f2),
+    )
+    trade = _trade(reversal_id)
+    assert (trade.kind, trade.close_quantity, trade.entry_quantity) == ("REVERSAL", 100, 100)
