@@ -18,6 +18,7 @@ Run: .venv/bin/python bench/capture_bench.py [--stream-orders 25] [--poll-orders
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import signal
 import statistics
@@ -41,6 +42,17 @@ FOLLOWERS = 3  # the demo followers
 STREAM_MEDIAN_MS, STREAM_P95_MS = 200.0, 400.0
 POLL_SLACK_MS = 300.0
 POLL_INTERVAL_S = 2.0  # MasterSettings' default without a healthy stream
+
+
+SETTINGS_FOR_BENCH = (
+    "from accounts.services.accounts import master_settings_update\n"
+    "master_settings_update(actor='bench', max_concurrent_trades=10000)"
+)
+MAPPINGS_DUMP = (
+    "from replication.models import OrderMapping as M\n"
+    "for m in M.objects.order_by('pk'):\n"
+    "    print(m.master_order_id, m.follower.account_id, m.leg, m.status, m.quantity, m.reason)"
+)
 
 
 class BenchError(RuntimeError):
@@ -77,7 +89,7 @@ def measure(sim_url: str, *, orders: int, label: str, pause: tuple[float, float]
                 "userId": MASTER_USER,
                 "exchange": "NSE",
                 "symbol": "INFY",  # every demo follower may trade it
-                "side": "BUY" if index % 2 == 0 else "SELL",
+                "side": "BUY",  # entries (a sell would be a close of the position these build)
                 "quantity": 10,
                 "orderType": "MARKET",
                 "product": "MIS",
@@ -97,9 +109,16 @@ def measure(sim_url: str, *, orders: int, label: str, pause: tuple[float, float]
             raise BenchError(f"{label}: no follower order within 15 s of master order {ids[-1]}")
         latencies.append((min(a["arrived"] for a in acks) - t0) * 1000)
         time.sleep(random.uniform(*pause))
+    deadline = time.monotonic() + 10
+    while True:
+        ledger = http.get(f"{sim_url}/sim/orders", timeout=10).json()["orders"]
+        placed = len(ledger) - before - orders  # follower orders (the master's own are `orders`)
+        if placed >= orders * FOLLOWERS or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     time.sleep(1.0)
     ledger = http.get(f"{sim_url}/sim/orders", timeout=10).json()["orders"]
-    placed = len(ledger) - before - orders  # follower orders (the master's own are `orders`)
+    placed = len(ledger) - before - orders
     if placed != orders * FOLLOWERS:
         raise BenchError(
             f"{label}: {placed} follower orders for {orders} master orders x {FOLLOWERS} followers"
@@ -155,6 +174,8 @@ def main() -> int:
         group.run("migrate", [python, "manage.py", "migrate", "--noinput", "-v", "0"], timeout=120)
         group.run("sync_instruments", [python, "manage.py", "sync_instruments"], timeout=60)
         group.run("demo_setup", [python, "manage.py", "demo_setup", "--simulator-url", sim_url], timeout=60)
+        # Every measured order opens another position: lift the concurrent-trades cap (10 by default).
+        group.run("settings", [python, "manage.py", "shell", "-c", SETTINGS_FOR_BENCH], timeout=60)
         worker_argv = [python, "-m", "celery", "-A", "copytrade", "worker", "-P", "threads", "-c", "16"]
         group.start("worker", [*worker_argv, "-l", "WARNING", "--without-gossip", "--without-mingle"])
 
@@ -191,6 +212,9 @@ def main() -> int:
         return 0
     except (BenchError, RuntimeError, requests.RequestException) as exc:
         print(f"capture bench failed: {exc}", file=sys.stderr)
+        with contextlib.suppress(RuntimeError):
+            group.run("mappings", [python, "manage.py", "shell", "-c", MAPPINGS_DUMP], timeout=60)
+        print(group.log_tail("mappings", 4000), file=sys.stderr)
         for name in ("stream", "worker", "beat", "simulator"):
             tail = group.log_tail(name, 1500)
             if tail:

@@ -124,6 +124,16 @@ def _instrument(order: Order) -> Instrument | None:
     return None
 
 
+def _plain_symbol(instrument: Instrument) -> str:
+    """The symbol the followers' rules and the seed's messages use ("SBIN"), when it names this contract
+    alone on its exchange; else the trading symbol (an option or future: "NIFTY" names many)."""
+    try:
+        same = instrument_resolve(exchange=instrument.exchange, symbol=instrument.symbol)
+    except UnknownInstrumentError:
+        return instrument.trading_symbol
+    return instrument.symbol if same.token == instrument.token else instrument.trading_symbol
+
+
 def _copy_problem(trade: MasterTrade, instrument: Instrument | None) -> str:
     if instrument is None:
         return f"Unknown instrument {trade.trading_symbol} on {trade.exchange}: not copied"
@@ -141,7 +151,7 @@ def _first_sight(*, account: Account, order: Order, source: str) -> Ingested:
     trade = MasterTrade(
         account=account,
         broker_order_id=order.order_id,
-        symbol=(instrument.symbol if instrument else order.trading_symbol)[:80],
+        symbol=(_plain_symbol(instrument) if instrument else order.trading_symbol)[:80],
         trading_symbol=(instrument.trading_symbol if instrument else order.trading_symbol)[:80],
         exchange=_text(order.exchange),
         token=(instrument.token if instrument else order.token)[:32],
@@ -254,7 +264,7 @@ def _entry_copy(*, trade: MasterTrade, source: str, follower_ids: list[str] | No
     price = trade.average_price or trade.price if order_type == OrderType.MARKET.value else trade.price
     trade_input = fanout.TradeInput(
         id=trade.broker_order_id,
-        symbol=trade.trading_symbol,
+        symbol=trade.symbol,
         side=trade.side,
         quantity=quantity,
         exchange=trade.exchange,

@@ -172,3 +172,20 @@ def test_master_reversal_closes_then_opens_the_other_way(capture, sim):
     )
     trade = _trade(reversal_id)
     assert (trade.kind, trade.close_quantity, trade.entry_quantity) == ("REVERSAL", 100, 100)
+
+
+def test_captured_orders_meet_the_followers_instrument_rules_by_plain_symbol(
+    sim, master, make_follower, poller
+):
+    # given followers allowed only some instruments, as an operator writes them ("SBIN", not "SBIN-EQ")
+    sbin_only = make_follower(allowed_instruments=["SBIN"])
+    infy_only = make_follower(allowed_instruments=["INFY"])
+    poller()
+    # when the master buys SBIN
+    order_id = _place(sim, side="BUY", quantity=10)
+    # then the SBIN follower gets it, the other is skipped with the seed's wording
+    (order,) = wait_orders(sim, sbin_only, 1)
+    assert order["quantity"] == 10
+    skipped = OrderMapping.objects.get(master_order_id=order_id, follower=infy_only)
+    assert (skipped.status, skipped.reason) == ("SKIPPED", "Symbol SBIN not in allowed instruments")
+    assert _trade(order_id).symbol == "SBIN"
