@@ -80,7 +80,7 @@ def measure(sim_url: str, *, orders: int, label: str, pause: tuple[float, float]
     latencies: list[float] = []
     ids: list[str] = []
     before = len(http.get(f"{sim_url}/sim/orders", timeout=10).json()["orders"])
-    for index in range(orders):
+    for _index in range(orders):
         http.delete(f"{sim_url}/bench/acks", timeout=10).raise_for_status()
         t0 = time.time()
         answer = http.post(

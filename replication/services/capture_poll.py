@@ -22,9 +22,16 @@ from django.utils import timezone
 
 from accounts.exceptions import SessionMissing
 from accounts.models import Account
-from accounts.selectors import account_broker_client, master_get_active, master_settings_get
+from accounts.selectors import (
+    account_broker_client,
+    broker_calls_allowed,
+    credential_of,
+    master_get_active,
+    master_settings_get,
+)
+from accounts.services.sessions import account_session_mark_expired
 from broker.conf import call_budget
-from broker.exceptions import BrokerError
+from broker.exceptions import BrokerAuthError, BrokerError
 from broker.parsing import parse_time
 from broker.types import Order
 from copytrade.core.exceptions import Conflict, UpstreamFailed
@@ -173,8 +180,22 @@ def _poll_once(master: Account, *, force: bool) -> PollResult:
         capture_status_update(account=master, kind=CaptureStatus.Kind.POLL, last_run_at=now, last_error=short)
         logger.warning("[POLL] master %s: skipped, %s", master.account_id, short)
         return PollResult(accounts=1, skipped=short)
+    if not broker_calls_allowed(credential_of(master)):
+        message = "Master session expired or missing: log in with Alice Blue"
+        capture_status_update(
+            account=master, kind=CaptureStatus.Kind.POLL, last_run_at=now, last_error=message
+        )
+        return PollResult(accounts=1, error=message)
     try:
         book = account_broker_client(account=master).order_book()
+    except BrokerAuthError as exc:
+        # Logged once by the session service; no more calls until a new session is stored.
+        account_session_mark_expired(account=master, reason=f"Session expired: {exc.message}")
+        message = f"Master session expired ({exc.message}): log in with Alice Blue"
+        capture_status_update(
+            account=master, kind=CaptureStatus.Kind.POLL, last_run_at=now, last_error=message
+        )
+        return PollResult(accounts=1, error=message)
     except (BrokerError, SessionMissing) as exc:
         message = getattr(exc, "message", str(exc))
         capture_status_update(

@@ -29,7 +29,8 @@ from django.utils import timezone
 
 from accounts.exceptions import SessionMissing
 from accounts.models import Account
-from accounts.selectors import account_broker_client, master_get_active
+from accounts.selectors import account_broker_client, broker_calls_allowed, credential_of, master_get_active
+from accounts.services.sessions import account_session_mark_expired
 from broker.exceptions import (
     BrokerAuthError,
     BrokerError,
@@ -101,6 +102,13 @@ def stream_catch_up(*, account: Account) -> tuple[int, int]:
     """One read of the master's book, ingested: what happened while no stream was connected."""
     book = account_broker_client(account=account).order_book()
     return master_book_ingest(account=account, orders=book, source=SOURCE)
+
+
+def _session_usable(account: Account) -> bool:
+    try:
+        return broker_calls_allowed(credential_of(account))
+    finally:
+        close_old_connections()
 
 
 def _status(account: Account, **fields: object) -> None:
@@ -236,6 +244,11 @@ class MasterStream:
     async def _session(self, master: Account) -> float | None:
         """One connection: None when it ended in a way worth reconnecting at once (after a clean run), else
         the seconds to wait first (0: the current backoff)."""
+        usable = await asyncio.to_thread(_session_usable, master)
+        if not usable:
+            message = "Master session expired or missing: log in with Alice Blue (the poll waits too)"
+            await asyncio.to_thread(_status_error, master, message)
+            return float(settings.CAPTURE_STREAM_BACKOFF_MAX)
         try:
             client = await asyncio.to_thread(account_broker_client, account=master)
             self._stream = await connect_order_notify(
@@ -253,6 +266,10 @@ class MasterStream:
         except (BrokerAuthError, SessionMissing) as exc:
             message = f"Master session not usable ({getattr(exc, 'message', exc)}): log in with Alice Blue"
             logger.warning("[STREAM] %s", message)
+            if isinstance(exc, BrokerAuthError):
+                await asyncio.to_thread(
+                    account_session_mark_expired, account=master, reason=f"Session expired: {exc.message}"
+                )
             await asyncio.to_thread(_status_error, master, message)
             return float(settings.CAPTURE_STREAM_BACKOFF_MAX)
         except (OrderNotifyRefused, BrokerError) as exc:

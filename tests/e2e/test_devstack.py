@@ -118,6 +118,29 @@ def _seed_walk_through(*, web: str, sim: str, secret: str) -> None:
     assert sorted((o["side"], o["quantity"]) for o in ledger) == [("BUY", 50), ("SELL", 50)]
 
 
+def _capture_walk_through(*, web: str, sim: str, secret: str) -> None:
+    """README step 7: an order placed as the master at the simulator reaches the followers on its own
+    (the master stream or the poll of the running stack), and the queue shows it."""
+    placed = requests.post(
+        f"{sim}/sim/orders",
+        json={"userId": "MASTER1", "exchange": "NSE", "symbol": "INFY", "side": "BUY", "quantity": 10},
+        timeout=10,
+    )
+    assert placed.status_code == 200, placed.text
+    order_id = placed.json()["orderId"]
+    deadline, ledger = time.monotonic() + 30, []
+    while time.monotonic() < deadline:
+        ledger = requests.get(f"{sim}/sim/orders", params={"userId": "FOLLOW1"}, timeout=10).json()["orders"]
+        if any(o["tradingSymbol"] == "INFY-EQ" for o in ledger):
+            break
+        time.sleep(0.2)
+    infy = [o for o in ledger if o["tradingSymbol"] == "INFY-EQ"]
+    assert [(o["side"], o["quantity"]) for o in infy] == [("BUY", 10)], ledger
+    incoming = requests.get(f"{web}/api/alice/incoming", headers={"x-qa-secret": secret}, timeout=10).json()
+    row = next(t for t in incoming["trades"] if t["id"] == order_id)
+    assert (row["state"], row["kind"], row["symbol"]) == ("COPIED", "ENTRY", "INFY")
+
+
 def _interrupt(proc: subprocess.Popen) -> None:
     """Ctrl-C for the launcher's process group, then wait; kill whatever is left."""
     with contextlib.suppress(ProcessLookupError):
@@ -191,6 +214,12 @@ def test_devstack_serves_admin_and_beat_reaches_worker(tmp_path):
         assert health.status_code == 200, health.text
         # and the seed's curl walk-through works against the running service (README "Walk-through")
         _seed_walk_through(
+            web=f"http://127.0.0.1:{web_port}",
+            sim=f"http://127.0.0.1:{sim_port}",
+            secret=_demo_secret(tmp_path),
+        )
+        # and the master's own order is captured and copied (README walk-through step 7)
+        _capture_walk_through(
             web=f"http://127.0.0.1:{web_port}",
             sim=f"http://127.0.0.1:{sim_port}",
             secret=_demo_secret(tmp_path),
