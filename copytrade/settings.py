@@ -435,5 +435,11 @@ LOGGING = {
         "django_guid": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
+        # A line per task received / succeeded / sent by beat (the poll ticks every second): noise unless
+        # debugging; the services log what each task did.
+        **{
+            name: {"level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+        },
     },
 }

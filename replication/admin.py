@@ -193,17 +193,14 @@ class MasterTradeAdmin(ReadOnlyAdmin):
     list_display = [
         "broker_order_id",
         "order_time",
-        "trading_symbol",
+        "symbol",
         "side",
         "quantity",
         "filled_quantity",
-        "price",
         "order_type",
-        "product_type",
         "status",
         "kind",
         "state",
-        "source",
         "note",
     ]
     list_filter = ["state", "kind", "status", "source", "side", "exchange"]

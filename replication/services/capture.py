@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +26,7 @@ from accounts.selectors import master_settings_get
 from accounts.services.audit import audit_record
 from broker.instrument_store import UnknownInstrumentError, instrument_resolve
 from broker.instruments import Instrument
-from broker.parsing import parse_time
+from broker.parsing import IST, parse_time
 from broker.types import Order, OrderStatus, OrderType, ProductType
 from copytrade.core.exceptions import ApplicationError
 from replication import closing, selectors
@@ -103,6 +104,19 @@ def _order_values(order: Order) -> dict[str, Any]:
     }
 
 
+def _order_time(text: str) -> datetime | None:
+    """When the order was placed: Alice Blue's formats, or ISO 8601 (the order-update frames' time)."""
+    moment = parse_time(text)
+    if moment is None and text:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    if moment is not None and timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=IST)
+    return moment
+
+
 def _is_own(tag: str) -> bool:
     """An order copytrade placed (its orderTag): never copied back, whoever's book it shows up in."""
     tag = (tag or "").strip()
@@ -159,7 +173,7 @@ def _first_sight(*, account: Account, order: Order, source: str) -> Ingested:
         filled_quantity=max(int(order.filled_quantity), 0),
         average_price=_price(order.average_price),
         tag=(order.tag or "")[:50],
-        order_time=parse_time(order.order_time),
+        order_time=_order_time(order.order_time),
         source=source,
         last_source=source,
         **values,

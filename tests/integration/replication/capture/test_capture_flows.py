@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from replication.models import MasterTrade, OrderMapping, TradeEvent
 from tests.integration.replication.capture.conftest import (
@@ -59,6 +60,8 @@ def test_master_order_is_copied_to_every_follower(capture, sim, api):
     assert o1["orderTag"].startswith("CT")
     trade = _trade(order_id)
     assert (trade.state, trade.kind, trade.source) == ("COPIED", "ENTRY", mode.upper())
+    assert trade.order_time is not None
+    assert abs((timezone.now() - trade.order_time).total_seconds()) < 60
     event = TradeEvent.objects.get(dedupe_key=f"PLACE:{order_id}")
     assert event.source == mode.upper()
     # and the queue shows it
