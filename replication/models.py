@@ -143,7 +143,7 @@ class CaptureStatus(models.Model):
 
 
 class TradeEvent(models.Model):
-    """One master action (PLACE, MODIFY, CANCEL, EXIT) fanned out to followers, with its totals."""
+    """One master action (PLACE, MODIFY, CANCEL, EXIT, CLOSE) fanned out to followers, with its totals."""
 
     class EventType(models.TextChoices):
         PLACE = "PLACE", "Place"
@@ -167,7 +167,7 @@ class TradeEvent(models.Model):
         ERROR = "error", "Error"
 
     event_id = models.CharField(max_length=40, unique=True, default=new_event_id, editable=False)
-    # "PLACE:<master order id>", "EXIT:...", "CANCEL:...": one per master order (NULL for modify).
+    # "PLACE:<master order id>", "EXIT:...", "CANCEL:...", "CLOSE:...": one per master order (NULL for modify).
     dedupe_key = models.CharField(max_length=140, null=True, blank=True, unique=True, editable=False)
     master_order_id = models.CharField(max_length=100, db_index=True)
     event_type = models.CharField(max_length=10, choices=EventType.choices, default=EventType.PLACE)
@@ -202,7 +202,8 @@ class TradeEvent(models.Model):
 
 
 class OrderMapping(TimeStampedModel):
-    """Master order -> one follower order (ENTRY, or the EXIT leg that squares it off): the durable state.
+    """Master order -> one follower order (ENTRY; the EXIT leg that squares it off; or the CLOSE leg, the
+    follower's share of a master order that reduced the master's position): the durable state.
 
     The unique (master_order_id, follower, leg) and the unique order_tag are what make placement exactly-once.
     """

@@ -19,11 +19,14 @@ _KEY_VALUE = re.compile(
 )
 _BEARER = re.compile(r"(Bearer\s+)([^\s\"']+(?:\s+[^\s\"']{16,})?)", re.IGNORECASE)
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+")
+# The webhook URL's last part is this deployment's secret (replication.services.capture_inbound).
+_WEBHOOK_PATH = re.compile(r"(/api/alice/webhook/)[^\s/?\"']+")
 
 
 def redact(text: str) -> str:
     """Return text with credential values replaced by '***'."""
     text = _JWT.sub("***", text)
+    text = _WEBHOOK_PATH.sub(r"\1***", text)
     text = _BEARER.sub(r"\1***", text)
     return _KEY_VALUE.sub(lambda m: f"{m.group('key')}{m.group('quote')}***", text)
 

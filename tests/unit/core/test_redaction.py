@@ -41,3 +41,15 @@ def test_filter_rewrites_formatted_record():
     # then
     assert kept is True
     assert "abc123SECRET" not in record.getMessage()
+
+
+def test_redact_hides_the_webhook_urls_secret_part():
+    # given a log line naming the webhook URL (its last part is the deployment's secret)
+    text = (
+        "unhandled error on POST /api/alice/webhook/0f3c9a7be21d44c1a9d0e5b6c7d8e9f0a1b2c3d4 (request id 1)"
+    )
+    # when
+    result = redact(text)
+    # then
+    assert "0f3c9a7be21d44c1a9d0e5b6c7d8e9f0a1b2c3d4" not in result
+    assert "/api/alice/webhook/***" in result

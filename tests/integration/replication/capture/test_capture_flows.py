@@ -192,3 +192,31 @@ def test_captured_orders_meet_the_followers_instrument_rules_by_plain_symbol(
     skipped = OrderMapping.objects.get(master_order_id=order_id, follower=infy_only)
     assert (skipped.status, skipped.reason) == ("SKIPPED", "Symbol SBIN not in allowed instruments")
     assert _trade(order_id).symbol == "SBIN"
+
+
+def test_an_open_master_close_is_mirrored_then_modified_and_cancelled(capture, sim):
+    _mode, (f1, f2) = capture
+    _place(sim, side="BUY", quantity=100)
+    assert wait_for(lambda: net_position(sim, f1) == 100 and net_position(sim, f2) == 50, timeout=20)
+    # when the master offers half its position at a limit above the market
+    close_id = _place(sim, side="SELL", quantity=50, order_type="LIMIT", price="900")
+    # then each follower offers half of what it holds, at the same limit
+    assert wait_for(lambda: len(sim_orders(sim, f1)) == 2 and len(sim_orders(sim, f2)) == 2, timeout=20)
+    offer1, offer2 = sim_orders(sim, f1)[1], sim_orders(sim, f2)[1]
+    assert (offer1["side"], offer1["quantity"], offer1["orderType"], offer1["status"]) == (
+        "SELL",
+        50,
+        "LIMIT",
+        "OPEN",
+    )
+    assert offer2["quantity"] == 25
+    # when the master moves its price, then cancels
+    sim.modify_as_user(close_id, price="905")
+    assert wait_for(lambda: sim_orders(sim, f1)[1]["price"] in ("905.00", "905"), timeout=15), sim_orders(
+        sim, f1
+    )
+    sim.cancel(close_id)
+    # then the followers' offers are cancelled and their positions untouched
+    for follower in (f1, f2):
+        assert wait_for(lambda f=follower: sim_orders(sim, f)[1]["status"] == "CANCELLED", timeout=15)
+    assert (net_position(sim, f1), net_position(sim, f2)) == (100, 50)
