@@ -167,7 +167,7 @@ class TradeEvent(models.Model):
         ERROR = "error", "Error"
 
     event_id = models.CharField(max_length=40, unique=True, default=new_event_id, editable=False)
-    # "PLACE:<master order id>", "EXIT:...", "CANCEL:...", "CLOSE:...": one per master order (NULL for modify).
+    # "PLACE:<master order id>", "EXIT:...", "CANCEL:...", "CLOSE:...": one per master order (NULL: modify).
     dedupe_key = models.CharField(max_length=140, null=True, blank=True, unique=True, editable=False)
     master_order_id = models.CharField(max_length=100, db_index=True)
     event_type = models.CharField(max_length=10, choices=EventType.choices, default=EventType.PLACE)
