@@ -344,14 +344,33 @@ def open_copied_trades(*, follower_pks: Iterable[int]) -> QuerySet[OrderMapping]
 
 
 def open_copied_trade_counts(*, follower_pks: Iterable[int]) -> dict[int, int]:
-    """How many open copied trades each follower has today (followers with none are absent)."""
+    """How many open copied trades each follower has today (followers with none are absent).
+
+    An entry squared off by the master's closes has no EXIT leg of its own: the entries of an instrument in
+    which the follower is flat again (nothing filled net, nothing open) are not open trades.
+    """
+    groups: dict[tuple[int, str, str, str], int] = {}
     rows = (
         open_copied_trades(follower_pks=follower_pks)
         .order_by()
-        .values("follower_id")
+        .values("follower_id", "exchange", "trading_symbol", "product_type")
         .annotate(open_trades=Count("id"))
     )
-    return {row["follower_id"]: row["open_trades"] for row in rows}
+    for row in rows:
+        key = (row["follower_id"], row["exchange"], row["trading_symbol"], row["product_type"])
+        groups[key] = row["open_trades"]
+    counts: dict[int, int] = {}
+    for (follower_pk, exchange, trading_symbol, product_type), open_trades in groups.items():
+        holding = follower_holding(
+            follower_pk=follower_pk,
+            exchange=exchange,
+            trading_symbol=trading_symbol,
+            product_type=product_type,
+        )
+        if holding == Holding():
+            continue  # flat, nothing open: closed by the master's closes
+        counts[follower_pk] = counts.get(follower_pk, 0) + open_trades
+    return counts
 
 
 def open_mapping_followers() -> list[int]:

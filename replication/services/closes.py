@@ -21,11 +21,11 @@ from accounts.models import Account
 from accounts.selectors import account_broker_client
 from broker.instruments import Instrument
 from broker.types import OrderType, Side
-from replication import closing, dispatch, selectors, states
-from replication.models import MasterTrade, OrderAction, OrderMapping, TradeEvent, order_tag_for
+from replication import closing, selectors, states
+from replication.models import MasterTrade, OrderAction, OrderMapping, TradeEvent
 from replication.services.action_events import action_end, actions_create, wait_in_flight
 from replication.services.events import trade_event_refresh_totals
-from replication.services.order_state import Outcome, order_mapping_apply_order
+from replication.services.order_state import Outcome, leg_mapping_create, order_mapping_apply_order
 
 logger = logging.getLogger(__name__)
 
@@ -192,27 +192,17 @@ def _close_leg_create(*, event: TradeEvent, anchor: OrderMapping, trade: MasterT
     order_type = trade.order_type if mirror else OrderType.MARKET.value
     try:
         with transaction.atomic():
-            mapping = OrderMapping.objects.create(
+            mapping = leg_mapping_create(
                 trade_event=event,
                 master_order_id=trade.broker_order_id,
-                follower=anchor.follower,
+                like=anchor,
                 leg=leg,
-                order_tag=order_tag_for(
-                    master_order_id=trade.broker_order_id, follower_pk=anchor.follower_id, leg=leg
-                ),
-                symbol=anchor.symbol,
-                trading_symbol=anchor.trading_symbol,
-                token=anchor.token,
-                exchange=anchor.exchange,
                 side=trade.side,
                 quantity=quantity,
-                price=trade.price if order_type in ("LIMIT", "SL") else None,
-                trigger_price=trade.trigger_price if order_type in ("SL", "SLM") else None,
-                product_type=anchor.product_type,
                 order_type=order_type,
-                status=Status.PENDING,
+                price=trade.price,
+                trigger_price=trade.trigger_price,
             )
-            dispatch.placement_enqueue(mapping.pk)
     except IntegrityError:
         logger.info(
             "[CLOSE] close leg of %s for follower %s exists", trade.broker_order_id, anchor.follower_id

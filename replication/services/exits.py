@@ -18,8 +18,8 @@ from accounts.selectors import account_broker_client
 from broker.client import AliceBlueClient
 from broker.exceptions import BrokerRejectedError
 from broker.types import Order, OrderStatus, OrderType, Side
-from replication import dispatch, selectors, states
-from replication.models import OrderAction, OrderMapping, TradeEvent, order_tag_for
+from replication import selectors, states
+from replication.models import OrderAction, OrderMapping, TradeEvent
 from replication.services.action_events import (
     action_end,
     action_event,
@@ -27,7 +27,7 @@ from replication.services.action_events import (
     mirrors_or_404,
     wait_for_entry,
 )
-from replication.services.order_state import Outcome, order_mapping_apply_order
+from replication.services.order_state import Outcome, leg_mapping_create, order_mapping_apply_order
 
 logger = logging.getLogger(__name__)
 
@@ -169,25 +169,15 @@ def _exit_leg_create(*, action: OrderAction, entry: OrderMapping, filled: int) -
                     filled,
                 )
                 return 0
-            mapping = OrderMapping.objects.create(
+            mapping = leg_mapping_create(
                 trade_event=action.trade_event,
                 master_order_id=entry.master_order_id,
-                follower=entry.follower,
+                like=entry,
                 leg=leg,
-                order_tag=order_tag_for(
-                    master_order_id=entry.master_order_id, follower_pk=entry.follower_id, leg=leg
-                ),
-                symbol=entry.symbol,
-                trading_symbol=entry.trading_symbol,
-                token=entry.token,
-                exchange=entry.exchange,
                 side=Side(entry.side).opposite.value,
                 quantity=quantity,
-                product_type=entry.product_type,
                 order_type=OrderType.MARKET.value,
-                status=Status.PENDING,
             )
-            dispatch.placement_enqueue(mapping.pk)
     except IntegrityError:
         logger.info(
             "[EXIT] exit leg for master %s follower %s exists already",

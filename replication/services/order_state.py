@@ -10,8 +10,8 @@ from typing import Any
 from django.utils import timezone
 
 from broker.types import Order, OrderStatus
-from replication import states
-from replication.models import OrderMapping
+from replication import dispatch, states
+from replication.models import OrderMapping, TradeEvent, order_tag_for
 
 logger = logging.getLogger(__name__)
 
@@ -104,3 +104,40 @@ def order_mapping_apply_order(*, mapping: OrderMapping, order: Order, from_statu
             mapping.quantity,
         )
     return applied
+
+
+def leg_mapping_create(
+    *,
+    trade_event: TradeEvent,
+    master_order_id: str,
+    like: OrderMapping,
+    leg: str,
+    side: str,
+    quantity: int,
+    order_type: str,
+    price: Any = None,
+    trigger_price: Any = None,
+) -> OrderMapping:
+    """A new PENDING mapping of `leg` (an EXIT or CLOSE) for `like`'s follower and instrument, with its
+    deterministic tag, and its placement enqueued on commit. Raises IntegrityError when the follower already
+    has that leg for the master order (the unique constraint: at most one, however often this runs)."""
+    mapping = OrderMapping.objects.create(
+        trade_event=trade_event,
+        master_order_id=master_order_id,
+        follower=like.follower,
+        leg=leg,
+        order_tag=order_tag_for(master_order_id=master_order_id, follower_pk=like.follower_id, leg=leg),
+        symbol=like.symbol,
+        trading_symbol=like.trading_symbol,
+        token=like.token,
+        exchange=like.exchange,
+        side=side,
+        quantity=quantity,
+        price=price if order_type in ("LIMIT", "SL") else None,
+        trigger_price=trigger_price if order_type in ("SL", "SLM") else None,
+        product_type=like.product_type,
+        order_type=order_type,
+        status=Status.PENDING,
+    )
+    dispatch.placement_enqueue(mapping.pk)
+    return mapping

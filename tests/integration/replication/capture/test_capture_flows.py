@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from accounts.models import MasterSettings
 from replication.models import MasterTrade, OrderMapping, TradeEvent
 from tests.integration.replication.capture.conftest import (
     MASTER_USER,
@@ -220,3 +221,24 @@ def test_an_open_master_close_is_mirrored_then_modified_and_cancelled(capture, s
     for follower in (f1, f2):
         assert wait_for(lambda f=follower: sim_orders(sim, f)[1]["status"] == "CANCELLED", timeout=15)
     assert (net_position(sim, f1), net_position(sim, f2)) == (100, 50)
+
+
+def test_a_trade_closed_by_the_master_no_longer_counts_as_open(sim, master, make_follower, poller):
+    # given at most one open copied trade per follower
+    MasterSettings.objects.filter(pk=MasterSettings.SINGLETON_ID).update(max_concurrent_trades=1)
+    follower = make_follower()
+    poller()
+    _place(sim, side="BUY", quantity=10)
+    assert wait_for(lambda: net_position(sim, follower) == 10, timeout=20)
+    # when the master closes it, then opens again
+    _place(sim, side="SELL", quantity=10)
+    assert wait_for(lambda: net_position(sim, follower) == 0, timeout=20)
+    again = _place(sim, side="BUY", quantity=10)
+    # then the follower copies the new trade: the first one is closed
+    assert wait_for(lambda: net_position(sim, follower) == 10, timeout=20), OrderMapping.objects.filter(
+        master_order_id=again
+    ).values_list("status", "reason")
+    # and a second trade while that one is open is refused by the rule
+    held = _place(sim, symbol="INFY", side="BUY", quantity=5)
+    assert wait_for(lambda: OrderMapping.objects.filter(master_order_id=held).exists(), timeout=20)
+    assert OrderMapping.objects.get(master_order_id=held).reason == "Max concurrent trades reached: 1"
