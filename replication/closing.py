@@ -30,6 +30,15 @@ class Holding:
             return -max(-self.filled - self.open_buy, 0)
         return 0
 
+    @property
+    def closed(self) -> bool:
+        """Nothing held that is not already being closed, and no open order that would add to it."""
+        if self.filled > 0:
+            return self.available == 0 and self.open_buy == 0
+        if self.filled < 0:
+            return self.available == 0 and self.open_sell == 0
+        return self.open_buy == 0 and self.open_sell == 0
+
 
 def signed(side: str, quantity: int) -> int:
     return quantity if side.upper() == "BUY" else -quantity

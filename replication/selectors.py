@@ -367,8 +367,8 @@ def open_copied_trade_counts(*, follower_pks: Iterable[int]) -> dict[int, int]:
             trading_symbol=trading_symbol,
             product_type=product_type,
         )
-        if holding == Holding():
-            continue  # flat, nothing open: closed by the master's closes
+        if holding.closed:
+            continue  # flat, or being closed: the master's closes squared it off
         counts[follower_pk] = counts.get(follower_pk, 0) + open_trades
     return counts
 

@@ -79,3 +79,19 @@ def test_close_shares_never_reverse_and_the_last_flattens() -> None:
                 remaining -= share
                 position -= step
             assert remaining == 0
+
+
+@pytest.mark.parametrize(
+    ("holding", "closed"),
+    [
+        (Holding(), True),
+        (Holding(filled=10, open_sell=10), True),  # the close is placed, not yet filled
+        (Holding(filled=10, open_sell=4), False),
+        (Holding(filled=10, open_sell=10, open_buy=5), False),  # another entry still open
+        (Holding(open_buy=10), False),  # an entry not filled yet
+        (Holding(filled=-5, open_buy=5), True),
+        (Holding(filled=10), False),
+    ],
+)
+def test_closed(holding: Holding, closed: bool) -> None:
+    assert holding.closed is closed
