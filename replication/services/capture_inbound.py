@@ -21,11 +21,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from accounts.exceptions import SessionMissing
 from accounts.models import Account
-from accounts.selectors import account_broker_client, master_get_active
+from accounts.selectors import account_broker_client, broker_calls_allowed, credential_of, master_get_active
+from broker.exceptions import BrokerError
 from broker.parsing import IST
 from broker.types import Order, OrderStatus, OrderType, Side
-from copytrade.core.exceptions import NotFound, UpstreamFailed, ValidationFailed
+from copytrade.core.exceptions import NotFound, ValidationFailed
 from replication.models import TradeEvent
 from replication.services.capture import master_order_ingest
 
@@ -204,10 +206,14 @@ def webhook_order_refresh(*, broker_order_id: str) -> bool:
     # Webhooks of one order come in bursts (placed, filled...): one read serves those within a second.
     if not cache.add(f"webhook-read:{master.pk}:{broker_order_id}", 1, timeout=1):
         return False
+    if not broker_calls_allowed(credential_of(master)):
+        return False  # a session known dead: the poll says so, and nothing is sent with it
     try:
         book = account_broker_client(account=master).order_book()
-    except Exception as exc:
-        raise UpstreamFailed(f"Alice Blue: {exc}", code="master_book_unreadable") from exc
+    except (BrokerError, SessionMissing) as exc:
+        # The poll reads the book again within seconds: nothing is lost by not retrying here.
+        logger.warning("[WEBHOOK] order %s: master's book unreadable (%s)", broker_order_id, exc)
+        return False
     order = next((row for row in book if row.order_id == broker_order_id), None)
     if order is None:
         logger.warning("[WEBHOOK] order %s is not in the master's book: ignored", broker_order_id)
