@@ -190,17 +190,16 @@ class MasterTradeAdmin(ReadOnlyAdmin):
     """The master's orders as captured: what each meant (entry, close, reversal), whether it was copied or
     waits for the operator (NEW), and the actions to copy or dismiss the waiting ones and to poll now."""
 
+    # What an operator scans for first (state, and the note saying why) before the order's details.
     list_display = [
         "broker_order_id",
         "order_time",
         "symbol",
         "side",
         "quantity",
-        "filled_quantity",
-        "order_type",
-        "status",
-        "kind",
         "state",
+        "kind",
+        "status",
         "note",
     ]
     list_filter = ["state", "kind", "status", "source", "side", "exchange"]

@@ -222,6 +222,10 @@ class SimState:
         self.options = options
         self.master: ContractMaster = load_contract_master()
         self.notify = OrderNotifyHub()
+        # Order ids continue where a simulator started earlier today left off (a restarted `make run` keeps
+        # its database): the sequence starts at the milliseconds since midnight of this process's start.
+        now = datetime.now(IST)
+        self.order_sequence_base = (now.hour * 3600 + now.minute * 60 + now.second) * 1000
         self.reset()
 
     def reset(self) -> None:
@@ -238,7 +242,7 @@ class SimState:
         self.faults: list[FaultRule] = []
         self.request_log: list[dict[str, Any]] = []
         self.rate_windows: dict[str, tuple[float, int]] = {}
-        self.order_sequence = itertools.count(1)
+        self.order_sequence = itertools.count(self.order_sequence_base + 1)
         self.trade_sequence = itertools.count(207745101)
         self.exchange_sequence = itertools.count(1100000067912001)
         self.client_sequence = itertools.count(912444)

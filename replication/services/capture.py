@@ -317,9 +317,32 @@ def _remember_applied(trade: MasterTrade) -> None:
 
 
 # ---------------------------------------------------------------- updates
+def _same_order(trade: MasterTrade, order: Order, values: dict[str, Any]) -> bool:
+    """Whether an update describes the order we know under its id (side, exchange, instrument): never act on
+    an id that came back for another order."""
+    if values["side"] and values["side"] != trade.side:
+        return False
+    if order.exchange and _text(order.exchange) != trade.exchange:
+        return False
+    names = {trade.trading_symbol.upper(), trade.symbol.upper(), trade.token}
+    return not order.trading_symbol or order.trading_symbol.upper() in names or (order.token or "") in names
+
+
 def _update(*, trade: MasterTrade, order: Order, source: str) -> Ingested:
     did: list[str] = []
     values = _order_values(order)
+    if not _same_order(trade, order, values):
+        logger.error(
+            "[CAPTURE] order id %s came back for another order (%s %s %s, known as %s %s %s): ignored",
+            trade.broker_order_id,
+            values["side"],
+            order.exchange,
+            order.trading_symbol,
+            trade.side,
+            trade.exchange,
+            trade.trading_symbol,
+        )
+        return Ingested(trade.pk, trade.broker_order_id, False, ("conflict",))
     was_final = trade.status in FINAL_STATUSES
     filled = max(int(order.filled_quantity), 0)
     if filled > trade.filled_quantity:

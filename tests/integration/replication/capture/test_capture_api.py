@@ -4,6 +4,7 @@ Master trades page copies a waiting trade."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -11,7 +12,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from accounts.models import AuditEvent, MasterSettings
-from replication.models import CaptureStatus, MasterTrade, OrderMapping
+from replication.models import CaptureStatus, MasterTrade, OrderAction, OrderMapping
 from tests.integration.replication.capture.conftest import MASTER_USER, sim_orders, wait_orders
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -201,3 +202,20 @@ def test_admin_copy_needs_the_change_permission(client, django_user_model, otp_l
     assert "copy_now" not in page.content.decode()
     client.post(url, {"action": "copy_now", "_selected_action": [MasterTrade.objects.get().pk]})
     assert MasterTrade.objects.get().state == "NEW"
+
+
+def test_an_order_id_that_comes_back_for_another_order_is_ignored(api, sim, master, make_follower, worker):
+    # given a master trade known under an id
+    follower = make_follower()
+    known = _pushed("REUSED-1", type="LIMIT", status="open")  # a buy limit under the market: stays open
+    api.post("/api/alice/push", {"accountId": MASTER_USER, "trades": [known]}, format="json")
+    wait_orders(sim, follower, 1)
+    # when the same id arrives describing another order (another instrument and side), cancelled
+    other = _pushed("REUSED-1", symbol="INFY", side="SELL", status="cancelled")
+    api.post("/api/alice/push", {"accountId": MASTER_USER, "trades": [other]}, format="json")
+    # then nothing about the known trade changes and no follower order is touched
+    trade = MasterTrade.objects.get()
+    assert (trade.symbol, trade.side, trade.status) == ("SBIN", "BUY", "OPEN")
+    time.sleep(1)
+    assert [o["status"] for o in sim_orders(sim, follower)] == ["OPEN"]
+    assert not OrderAction.objects.exists()
