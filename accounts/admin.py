@@ -693,6 +693,13 @@ class MasterSettingsAdmin(admin.ModelAdmin):
         "auto_replicate_new_trades",
         "updated_at",
     )
+    # The kill switch has its own page (audited, a typed confirmation to square off): never a form field.
+    readonly_fields = (
+        "copying_stopped",
+        "copying_stopped_at",
+        "copying_stopped_by",
+        "copying_stopped_reason",
+    )
 
     def has_add_permission(self, request) -> bool:
         return not MasterSettings.objects.exists()

@@ -339,6 +339,13 @@ class MasterSettings(TimeStampedModel):
         validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("1000"))],
         help_text="Seconds between polls while the stream is healthy (the poll is then only the safety net).",
     )
+    # The kill switch: set and cleared only through replication.services.control (audited), never a form.
+    copying_stopped = models.BooleanField(
+        default=False, help_text="Kill switch: while on, no new entry is copied to any follower; exits flow."
+    )
+    copying_stopped_at = models.DateTimeField(null=True, blank=True)
+    copying_stopped_by = models.CharField(max_length=150, blank=True, default="")
+    copying_stopped_reason = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         verbose_name = "master settings"

@@ -98,6 +98,12 @@ class MasterTrade(TimeStampedModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The control panel's rights (superusers hold them all; view-only staff none).
+        permissions = [
+            ("operate_trades", "Can copy, replicate, exit, dismiss and retry master trades"),
+            ("square_off_followers", "Can square off followers' copied positions"),
+            ("use_kill_switch", "Can stop and resume all copying (kill switch)"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["account", "broker_order_id"], name="master_trade_unique_order"),
         ]

@@ -1,10 +1,11 @@
 """Entry rules and sizing for one follower, as pure functions on Decimals and ints (no Django, no I/O).
 
-Rule order (DESIGN 5.2, first failure wins -> SKIPPED with the reason): account not active -> stopped by
-master -> consent -> risk config disabled -> session -> instrument -> order type -> product type -> sizing
-(multiplier or fixed, lot-size rounding, caps) -> zero -> order value (on the follower's quantity) -> today's
-loss against the follower's max_daily_loss -> today's loss against MasterSettings.max_daily_loss_percentage of
-the opening cash -> MasterSettings.max_concurrent_trades. Exits never go through these rules.
+Rule order (DESIGN 5.2, first failure wins -> SKIPPED with the reason): kill switch -> account not active ->
+stopped by master -> consent -> risk config disabled -> session -> instrument -> order type -> product type ->
+sizing (multiplier or fixed, lot-size rounding, caps) -> zero -> order value (on the follower's quantity) ->
+today's loss against the follower's max_daily_loss -> today's loss against
+MasterSettings.max_daily_loss_percentage of the opening cash -> MasterSettings.max_concurrent_trades. Exits
+never go through these rules.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ SESSION_USABLE = (SESSION_VALID, SESSION_UNVERIFIED)
 SESSION_EXPIRED = "EXPIRED"
 SESSION_UNREADABLE = "UNREADABLE"  # the stored credential cannot be decrypted
 
+REASON_KILL_SWITCH = "Copying stopped by the kill switch"
 REASON_STOPPED = "Copy trading disabled for this follower"
 REASON_NO_CONSENT = "Follower has not given consent"
 REASON_DISABLED = "Account is disabled"
@@ -81,6 +83,8 @@ class GlobalLimits:
     # None or 0 turns the rule off (a percentage of 0 or a cap of 0 trades would block every entry).
     max_daily_loss_percentage: Decimal | None = None
     max_concurrent_trades: int | None = None
+    # The operator's kill switch: no new entry for anyone while it is on (exits never pass these rules).
+    copying_stopped: bool = False
 
 
 @dataclass(frozen=True)
@@ -244,9 +248,11 @@ def entry_switch_reason(*, rules: FollowerRules, limits: GlobalLimits) -> str:
     """Why an ENTRY order may no longer be sent (checked again just before sending), or "".
 
     The follower's own switches only (stop, consent, account and risk-config enabled): they can change
-    between the fan-out and the send, and an opted-out follower must never get an order. Exits never go
-    through this.
+    between the fan-out and the send, and an opted-out follower must never get an order. The kill switch comes
+    first: it stops every follower at once. Exits never go through this.
     """
+    if limits.copying_stopped:
+        return REASON_KILL_SWITCH
     if not rules.account_active:
         return REASON_NOT_ACTIVE
     if not rules.copy_trading_active:

@@ -112,6 +112,7 @@ def limits_from(row: MasterSettings) -> risk.GlobalLimits:
         require_consent=settings.COPYTRADE_REQUIRE_CONSENT,
         max_daily_loss_percentage=row.max_daily_loss_percentage,
         max_concurrent_trades=row.max_concurrent_trades,
+        copying_stopped=row.copying_stopped,
     )
 
 

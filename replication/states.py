@@ -89,8 +89,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.SUBMITTING: frozenset({*_FROM_BOOK, S.PENDING, S.UNKNOWN, S.FAILED, S.SKIPPED}),
     # found by tag; confirmed absent (sent again, or failed); still unknown (reason updated).
     S.UNKNOWN: frozenset({*_FROM_BOOK, S.PENDING, S.FAILED, S.UNKNOWN}),
-    # a late acknowledgement of an order given up as "not placed".
-    S.FAILED: frozenset({S.ACTIVE}),
+    # a late acknowledgement of an order given up as "not placed"; an operator's retry of an entry that never
+    # reached the broker (replication.services.control.order_mapping_retry).
+    S.FAILED: frozenset({S.ACTIVE, S.PENDING}),
     S.ACTIVE: _FROM_BOOK,
     S.PARTIAL: _FROM_BOOK,
     S.COMPLETED: _FROM_BOOK,

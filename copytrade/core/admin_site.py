@@ -40,13 +40,26 @@ class OtpAdminLoginForm(OTPAdminAuthenticationForm):
 
 
 class CopytradeAdminSite(OTPAdminSite):
-    """`admin.site`: staff only and, when COPYTRADE_ADMIN_REQUIRE_OTP is on, verified by a TOTP token."""
+    """`admin.site`: staff only and, when COPYTRADE_ADMIN_REQUIRE_OTP is on, verified by a TOTP token. Its
+    landing page is the control panel's dashboard; the stock list of models sits below it."""
 
-    site_header = "copytrade administration"
-    site_title = "copytrade admin"
+    site_header = "copytrade control panel"
+    site_title = "copytrade"
+    index_title = "Dashboard"
+    site_url = "/admin/"  # "View site" leads to the dashboard: the service has no public site
 
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
+
+    def get_urls(self):
+        from replication.control_admin import ControlPanel
+
+        return ControlPanel(self).urls() + super().get_urls()
+
+    def index(self, request: HttpRequest, extra_context=None):
+        from replication.control_admin import ControlPanel
+
+        return ControlPanel(self).dashboard(request, app_list=self.get_app_list(request))
 
     @property
     def login_form(self):

@@ -268,15 +268,12 @@ def _entry_part_now(trade: MasterTrade) -> tuple[int, bool]:
     return max(trade.filled_quantity - trade.close_quantity, 0), True
 
 
-def _entry_copy(*, trade: MasterTrade, source: str, follower_ids: list[str] | None = None) -> str:
-    """Fan the entry part out (in the caller's transaction); sets trade.state. Returns a note."""
+def entry_trade_input(trade: MasterTrade) -> fanout.TradeInput:
+    """The master trade's entry part as the fan-out would copy it now (quantity 0 when nothing is left)."""
     quantity, executed = _entry_part_now(trade)
-    if quantity <= 0:
-        trade.state = State.DISMISSED
-        return _dead_note(trade)
     order_type = OrderType.MARKET.value if executed else trade.order_type
     price = trade.average_price or trade.price if order_type == OrderType.MARKET.value else trade.price
-    trade_input = fanout.TradeInput(
+    return fanout.TradeInput(
         id=trade.broker_order_id,
         symbol=trade.symbol,
         side=trade.side,
@@ -287,6 +284,32 @@ def _entry_copy(*, trade: MasterTrade, source: str, follower_ids: list[str] | No
         price=price,
         trigger_price=trade.trigger_price if order_type in ("SL", "SLM") else None,
     )
+
+
+def copy_refusal(trade: MasterTrade) -> str:
+    """Why the operator cannot copy this master trade's entry ("" when it can be copied)."""
+    if trade.kind == Kind.OWN:
+        return "Placed by copytrade itself: never copied back"
+    if trade.state in (State.DISMISSED, State.EXPIRED):
+        return f"This master trade is {trade.state.lower()}: it is never copied"
+    if not trade.entry_quantity:
+        return "A close of the master's position: the followers' copies are closed automatically"
+    problem = _copy_problem(trade, _instrument_of(trade))
+    if problem:
+        return problem
+    if _entry_part_now(trade)[0] <= 0:
+        return _dead_note(trade)
+    return ""
+
+
+def _entry_copy(*, trade: MasterTrade, source: str, follower_ids: list[str] | None = None) -> str:
+    """Fan the entry part out (in the caller's transaction); sets trade.state. Returns a note."""
+    trade_input = entry_trade_input(trade)
+    quantity, order_type = trade_input.quantity, trade_input.order_type
+    executed = _entry_part_now(trade)[1]
+    if quantity <= 0:
+        trade.state = State.DISMISSED
+        return _dead_note(trade)
     try:
         result = fanout.trade_fan_out(trade=trade_input, follower_ids=follower_ids, source=source)
     except ApplicationError as exc:
@@ -401,8 +424,11 @@ def _modification(trade: MasterTrade) -> modify.Modification | None:
 
 
 # ---------------------------------------------------------------- the operator's queue
-def master_trade_copy(*, trade_pk: int, source: str = TradeEvent.Source.ADMIN) -> MasterTrade:
-    """Copy a queued (NEW) master trade's entry part to every active follower now, as the order stands."""
+def master_trade_copy(
+    *, trade_pk: int, source: str = TradeEvent.Source.ADMIN, follower_ids: list[str] | None = None
+) -> MasterTrade:
+    """Copy a queued (NEW) master trade's entry part now, as the order stands, to every active follower or to
+    `follower_ids`."""
     with transaction.atomic():
         trade = MasterTrade.objects.select_for_update().get(pk=trade_pk)
         if trade.state != State.NEW or not trade.entry_quantity or trade.kind == Kind.OWN:
@@ -411,7 +437,7 @@ def master_trade_copy(*, trade_pk: int, source: str = TradeEvent.Source.ADMIN) -
         if problem:
             trade.note = problem
         else:
-            trade.note = _entry_copy(trade=trade, source=source)[:255]
+            trade.note = _entry_copy(trade=trade, source=source, follower_ids=follower_ids)[:255]
         trade.save()
     return trade
 

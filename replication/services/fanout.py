@@ -148,6 +148,7 @@ def trade_fan_out(
     constraints; the loser retries and finds the winner's rows.
     """
     instrument = trade_instrument(trade)
+    copying_allowed_or_409()
     _replay_allowed(trade)
     if follower_ids is not None:
         selectors.followers_known_or_404(follower_ids=follower_ids)
@@ -168,6 +169,57 @@ def trade_fan_out(
         follower_ids=follower_ids,
         source=source,
     )
+
+
+def copying_allowed_or_409() -> None:
+    """Conflict (409, nothing written) while the operator's kill switch stops all new copying."""
+    row = master_settings_get()
+    if row.copying_stopped:
+        since = row.copying_stopped_at.isoformat(timespec="seconds") if row.copying_stopped_at else "?"
+        raise Conflict(
+            f"Copying is stopped by the kill switch (since {since}, by {row.copying_stopped_by or '?'}): "
+            "nothing was copied; resume copying to copy new trades",
+            code="copying_stopped",
+        )
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    """What copying the trade would do for one follower, from the same rules the fan-out applies."""
+
+    follower: Account
+    quantity: int
+    reason: str
+    notes: tuple[str, ...]
+    existing_status: str = ""  # the follower's mapping for this master order, when it has one
+
+    @property
+    def ready(self) -> bool:
+        return not self.reason and not self.existing_status
+
+
+def trade_fan_out_preview(*, trade: TradeInput) -> list[PreviewRow]:
+    """A dry run of the fan-out for every follower (any status): quantity or skip reason; nothing is written
+    and no order is sent (the loss rules may read the follower's positions, as the fan-out would)."""
+    instrument = trade_instrument(trade)
+    every = Account.objects.filter(role=Account.Role.FOLLOWER).values_list("account_id", flat=True)
+    followers = list(selectors.followers_for_fanout(follower_ids=every))
+    existing = dict(
+        OrderMapping.objects.filter(master_order_id=trade.id, leg=OrderMapping.Leg.ENTRY).values_list(
+            "follower_id", "status"
+        )
+    )
+    decisions = _decide(trade=trade, instrument=instrument, followers=followers) if followers else {}
+    return [
+        PreviewRow(
+            follower=f,
+            quantity=decisions[f.pk].quantity,
+            reason=decisions[f.pk].reason,
+            notes=decisions[f.pk].notes,
+            existing_status=existing.get(f.pk, ""),
+        )
+        for f in followers
+    ]
 
 
 _REPLAY_FIELDS = ("symbol", "exchange", "side", "quantity", "product_type", "order_type")

@@ -36,6 +36,27 @@ class LiquidationResult:
         return self.stopped or bool(self.exited)
 
 
+def follower_open_trades_exit(*, follower_pk: int, source: str) -> list[str]:
+    """Exit each of the follower's open copied trades that has no exit action for it yet; returns the master
+    order ids given one now (idempotent: running it again exits only entries that appeared since)."""
+    master_order_ids = sorted(
+        set(
+            selectors.open_copied_trades(follower_pks=[follower_pk]).values_list("master_order_id", flat=True)
+        )
+    )
+    exited = []
+    for master_order_id in master_order_ids:
+        already = OrderAction.objects.filter(
+            trade_event__dedupe_key=f"{TradeEvent.EventType.EXIT}:{master_order_id}",
+            mapping__follower_id=follower_pk,
+        ).exists()
+        if already:
+            continue
+        if trade_exit_follower(master_order_id=master_order_id, follower_pk=follower_pk, source=source):
+            exited.append(master_order_id)
+    return exited
+
+
 def follower_liquidate(*, follower_pk: int, reason: str) -> LiquidationResult:
     """Stop copy trading for the follower and exit its open copied trades; an AuditEvent when it acted."""
     result = LiquidationResult()
@@ -46,22 +67,7 @@ def follower_liquidate(*, follower_pk: int, reason: str) -> LiquidationResult:
                 account=follower, active=False, actor=AUTO_LIQUIDATE_ACTOR, stopped_by=AUTO_LIQUIDATE_ACTOR
             )
             result.stopped = True
-    master_order_ids = sorted(
-        set(
-            selectors.open_copied_trades(follower_pks=[follower_pk]).values_list("master_order_id", flat=True)
-        )
-    )
-    for master_order_id in master_order_ids:
-        already = OrderAction.objects.filter(
-            trade_event__dedupe_key=f"{TradeEvent.EventType.EXIT}:{master_order_id}",
-            mapping__follower_id=follower_pk,
-        ).exists()
-        if already:
-            continue
-        if trade_exit_follower(
-            master_order_id=master_order_id, follower_pk=follower_pk, source=TradeEvent.Source.RISK
-        ):
-            result.exited.append(master_order_id)
+    result.exited = follower_open_trades_exit(follower_pk=follower_pk, source=TradeEvent.Source.RISK)
     if result.acted:
         audit_record(
             actor=AUTO_LIQUIDATE_ACTOR,

@@ -197,7 +197,7 @@ def test_devstack_serves_admin_and_beat_reaches_worker(tmp_path):
             timeout=10,
         )
         assert answer.status_code == 200
-        assert "Site administration" in answer.text
+        assert "copytrade control panel" in answer.text
         # and the simulator serves its contract master
         csv = requests.get(
             f"http://127.0.0.1:{sim_port}/restpy/static/contract_master/V2/NSE.csv", timeout=10

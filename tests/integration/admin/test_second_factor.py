@@ -33,7 +33,7 @@ def test_login_page_asks_for_the_code(otp_required, client):
     # then
     assert page.status_code == 200
     assert 'name="otp_token"' in page.content.decode()
-    assert "copytrade administration" in page.content.decode()
+    assert "copytrade control panel" in page.content.decode()
 
 
 def test_right_password_without_a_code_does_not_reach_the_admin(otp_required, client, staff, device):
@@ -65,8 +65,8 @@ def test_right_password_and_code_reach_the_admin_index(otp_required, client, sta
     assert answer["Location"] == "/admin/"
     assert index.status_code == 200
     page = index.content.decode()
-    assert "Site administration" in page
-    assert "copytrade administration" in page
+    assert "Dashboard" in page
+    assert "copytrade control panel" in page
 
 
 def test_the_same_code_does_not_log_in_twice(otp_required, client, staff, device):

@@ -8,7 +8,15 @@ from decimal import Decimal
 import pytest
 
 from replication import risk
-from replication.risk import FollowerRules, GlobalLimits, TradeIntent, evaluate_entry, size_quantity
+from replication.risk import (
+    FollowerRules,
+    GlobalLimits,
+    TradeIntent,
+    entry_switch_reason,
+    evaluate_entry,
+    evaluate_entry_static,
+    size_quantity,
+)
 
 SBIN = TradeIntent(symbol="SBIN", side="BUY", quantity=100, trading_symbol="SBIN-EQ", price=Decimal("800"))
 RULES = FollowerRules()
@@ -570,3 +578,17 @@ def test_pnl_parts_splits_realised_and_unrealised():
     # then
     assert risk.pnl_parts(positions) == (Decimal("-200"), Decimal("-250"))
     assert risk.day_pnl(positions) == Decimal("-450")
+
+
+def test_the_kill_switch_skips_every_entry_first():
+    # given a follower that would otherwise copy
+    rules = FollowerRules()
+    # when the operator's kill switch is on
+    decision = evaluate_entry_static(
+        trade=TradeIntent(symbol="SBIN", side="BUY", quantity=10),
+        rules=rules,
+        limits=GlobalLimits(copying_stopped=True),
+    )
+    # then
+    assert decision.reason == "Copying stopped by the kill switch"
+    assert entry_switch_reason(rules=rules, limits=GlobalLimits(copying_stopped=True)) == decision.reason
