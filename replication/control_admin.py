@@ -159,7 +159,7 @@ class ControlPanel:
     def _copy_selected(
         self, request: HttpRequest, master_order_id: str, failure_url: str, trade: TradeInput | None = None
     ) -> HttpResponse:
-        """POST "Copy to selected": the fan-out the API runs, then the result page (or back, with the error)."""
+        """POST "Copy to selected": the fan-out the API runs, then the result page (or back, erring)."""
         _require(request, PERM_TRADE)
         chosen = request.POST.getlist("followers")
         failed = self._act(
