@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -429,11 +429,40 @@ def _positions_of(account: Account, errors: dict[str, str]) -> dict[tuple[str, s
     return {(p.exchange, p.trading_symbol, str(p.product)): p.net_quantity for p in positions}
 
 
-def _scaled(net: int, rules: risk.FollowerRules, limits: risk.GlobalLimits, lot_size: int) -> int:
+def _scaled(
+    net: int,
+    trading_symbol: str,
+    product: str,
+    rules: risk.FollowerRules,
+    limits: risk.GlobalLimits,
+    lot_size: int,
+) -> int:
+    """The master's net position as the follower's rules would have copied it: sized, and 0 where its allowed
+    instruments or products exclude it (its switches and session are left out: they change by the day)."""
     if not net:
         return 0
-    quantity = risk.size_quantity(master_quantity=abs(net), rules=rules, limits=limits, lot_size=lot_size)
-    return quantity.quantity if net > 0 else -quantity.quantity
+    copying = replace(
+        rules,
+        account_active=True,
+        copy_trading_active=True,
+        consent_given=True,
+        enabled=True,
+        session_status=risk.SESSION_VALID,
+        max_order_value=None,
+        allowed_order_types=(),
+    )
+    intent = risk.TradeIntent(
+        symbol=trading_symbol.removesuffix("-EQ"),
+        side="BUY" if net > 0 else "SELL",
+        quantity=abs(net),
+        product_type=product,
+        trading_symbol=trading_symbol,
+        lot_size=lot_size,
+    )
+    decision = risk.evaluate_entry_static(
+        trade=intent, rules=copying, limits=replace(limits, copying_stopped=False)
+    )
+    return decision.quantity if net > 0 else -decision.quantity
 
 
 def _lot_size(exchange: str, trading_symbol: str) -> int:
@@ -475,7 +504,9 @@ def positions_overview() -> PositionsOverview:
                 FollowerPosition(
                     follower=f,
                     expected=(
-                        None if master_net is None else _scaled(master_net, rules[f.pk], limits, lot_size)
+                        None
+                        if master_net is None
+                        else _scaled(master_net, trading_symbol, product, rules[f.pk], limits, lot_size)
                     ),
                     copied=held.filled,
                     actual=None if book is None else book.get((exchange, trading_symbol, product), 0),

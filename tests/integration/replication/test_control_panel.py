@@ -323,6 +323,7 @@ def test_positions_show_master_and_followers_with_drift_and_square_off_one(
     # given the master holds 10 SBIN and one follower copied it, the other did not
     sim.place_as_user(master.client_id, exchange="NSE", symbol="SBIN", side="BUY", quantity=10)
     copied, missing = make_follower("F-ONE"), make_follower("F-TWO")
+    make_follower("F-INFY", allowed_instruments=["INFY"])  # its rules never copy SBIN: expected 0, no drift
     api.post(
         "/api/trades/copy-selected",
         {"trade": trade("POS-1", quantity=10), "follower_ids": ["F-ONE"]},
@@ -336,6 +337,7 @@ def test_positions_show_master_and_followers_with_drift_and_square_off_one(
     assert '<td class="master">10</td>' in row
     assert 'class="drift" data-follower="F-TWO"' in row
     assert 'class="" data-follower="F-ONE"' in row
+    assert 'class="" data-follower="F-INFY"' in row
     # when F-ONE is squared off after the confirmation page
     confirm = operator.get(reverse("admin:control-square-off"), {"follower": "F-ONE"}).content.decode()
     assert "POS-1" in confirm
