@@ -48,6 +48,7 @@ from accounts.services.accounts import (
 )
 from accounts.services.consent import consent_link_issue, consent_record_by_operator, consent_revoke
 from accounts.services.sessions import account_session_check
+from copytrade.core.admin_display import ReadOnlyAdmin, TimesInIstMixin, icon, time_column, truncated
 from copytrade.core.exceptions import ApplicationError
 
 CONSENT_TEMPLATE = "admin/accounts/account/consent_action.html"
@@ -63,25 +64,35 @@ def _masked(value: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ risk config
+class InlineCheckboxes(forms.CheckboxSelectMultiple):
+    """Checkboxes side by side, styled as the admin styles its horizontal radio buttons."""
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        # On the list around the boxes only, not on every box.
+        context["widget"]["attrs"]["class"] = "radiolist inline"
+        return context
+
+
 class RiskConfigForm(forms.ModelForm):
     """The risk config with proper widgets: symbols as text, product and order types as checkboxes."""
 
     allowed_instruments = forms.CharField(
         required=False,
         widget=forms.TextInput(attrs={"size": 60}),
-        help_text="Comma-separated trading symbols, e.g. SBIN, INFY. Empty means all (every instrument).",
+        help_text="Comma-separated trading symbols, e.g. SBIN, INFY. Empty means all: every instrument.",
     )
     allowed_product_types = forms.MultipleChoiceField(
         choices=ProductTypeChoices.choices,
         required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked means every product type is allowed.",
+        widget=InlineCheckboxes,
+        help_text="Empty means all: with none ticked, every product type is allowed.",
     )
     allowed_order_types = forms.MultipleChoiceField(
         choices=OrderTypeChoices.choices,
         required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked means every order type is allowed.",
+        widget=InlineCheckboxes,
+        help_text="Empty means all: with none ticked, every order type is allowed.",
     )
 
     class Meta:
@@ -117,11 +128,13 @@ class RiskConfigInline(admin.StackedInline):
     extra = 0
     max_num = 1
     fields = (
-        ("enabled", "sizing_mode"),
-        ("lot_multiplier", "fixed_quantity", "max_quantity"),
+        "enabled",
+        ("sizing_mode", "lot_multiplier"),
+        ("fixed_quantity", "max_quantity"),
         ("max_order_value", "max_daily_loss"),
         "allowed_instruments",
-        ("allowed_product_types", "allowed_order_types"),
+        "allowed_product_types",
+        "allowed_order_types",
     )
 
 
@@ -289,20 +302,27 @@ class AccountForm(forms.ModelForm):
 _EDITABLE = ("account_id", "name", "client_id", "api_flavor", "status", "paper")
 
 
+# The session states as the admin's icons and words; the detail page adds what a waiting token means.
+_SESSION_BADGES = {
+    BrokerCredential.SessionStatus.VALID: ("yes", "#176c2d", "ready for today"),
+    BrokerCredential.SessionStatus.UNVERIFIED: ("alert", "#a86400", "not verified today"),
+    BrokerCredential.SessionStatus.EXPIRED: ("no", "#a31515", "expired"),
+    BrokerCredential.SessionStatus.MISSING: ("no", "#a31515", "no session"),
+}
+
+
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(TimesInIstMixin, admin.ModelAdmin):
     form = AccountForm
+    # What an operator scans (who, on or off, consent, session); client id and API flavour are on its page.
     list_display = (
         "account_id",
-        "name",
-        "role",
+        "name_short",
+        "role_label",
         "status",
-        "client_id",
-        "api_flavor",
         "copy_trading",
-        "paper",
         "consent_state",
-        "session_badge",
+        "session_column",
         "login_link",
     )
     list_filter = (
@@ -366,6 +386,14 @@ class AccountAdmin(admin.ModelAdmin):
         return self.inlines
 
     # -------------------------------------------------------------------------------- columns
+    @admin.display(description="Name", ordering="name")
+    def name_short(self, obj: Account) -> str:
+        return truncated(obj.name, 24)
+
+    @admin.display(description="Role", ordering="role")
+    def role_label(self, obj: Account) -> str:
+        return f"{obj.get_role_display()}, paper" if obj.paper else obj.get_role_display()
+
     @admin.display(description="Copy", boolean=True, ordering="copy_trading_active")
     def copy_trading(self, obj: Account) -> bool:
         return obj.copy_trading_active
@@ -376,25 +404,25 @@ class AccountAdmin(admin.ModelAdmin):
             return "—"
         consent = getattr(obj, "consent", None)
         if consent is not None and consent.trade_replication_enabled:
-            return f"✅ given ({(consent.recorded_by or 'unknown').lower()})"
+            return icon("yes", f"given ({(consent.recorded_by or 'unknown').lower()})")
         if consent is not None and consent.revoked_at:
-            return "❌ revoked"
-        return "⚠️ none"
+            return icon("no", "revoked")
+        return icon("alert", "none")
+
+    def _session(self, obj: Account, *, detail: bool) -> str:
+        credential = credential_of(obj)
+        kind, color, text = _SESSION_BADGES[session_state(credential)]
+        if credential is not None and credential.has_pending_token:
+            text += " (replacement token waiting for its check)" if detail else " (new token waiting)"
+        return format_html('<span style="color:{};font-weight:bold">{}</span>', color, icon(kind, text))
+
+    @admin.display(description="Session")
+    def session_column(self, obj: Account) -> str:
+        return self._session(obj, detail=False)
 
     @admin.display(description="Session")
     def session_badge(self, obj: Account) -> str:
-        credential = credential_of(obj)
-        state = session_state(credential)
-        status = BrokerCredential.SessionStatus
-        color, text = {
-            status.VALID: ("#176c2d", "✅ ready for today"),
-            status.UNVERIFIED: ("#a86400", "⚠️ not verified today"),
-            status.EXPIRED: ("#a31515", "❌ expired"),
-            status.MISSING: ("#a31515", "❌ no session"),
-        }[state]
-        if credential is not None and credential.has_pending_token:
-            text += " (replacement token waiting for its check)"
-        return format_html('<span style="color:{};font-weight:bold">{}</span>', color, text)
+        return self._session(obj, detail=True)
 
     @admin.display(description="Alice Blue")
     def login_link(self, obj: Account) -> str:
@@ -682,17 +710,8 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(MasterSettings)
 class MasterSettingsAdmin(admin.ModelAdmin):
-    list_display = (
-        "__str__",
-        "max_quantity_per_trade",
-        "max_daily_loss_percentage",
-        "min_lot_size",
-        "default_lot_multiplier",
-        "auto_liquidate_on_loss",
-        "max_concurrent_trades",
-        "auto_replicate_new_trades",
-        "updated_at",
-    )
+    # Never shown as a list: the changelist opens the one row.
+    list_display = ("__str__",)
     # The kill switch has its own page (audited, a typed confirmation to square off): never a form field.
     readonly_fields = (
         "copying_stopped",
@@ -721,18 +740,13 @@ class MasterSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "target")
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = (time_column("created_at", "When"), "actor", "action", "target_short")
     list_filter = ("action",)
     search_fields = ("actor", "action", "target")
     readonly_fields = ("created_at", "actor", "action", "target", "details")
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    @admin.display(description="Target", ordering="target")
+    def target_short(self, obj: AuditEvent) -> str:
+        return truncated(obj.target, 40)

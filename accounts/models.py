@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts import risk_defaults
 from accounts import validators as v
@@ -78,6 +79,13 @@ def validate_instruments(value) -> None:
         if not isinstance(item, str) or not item or len(item) > v.SYMBOL_MAX_LENGTH:
             raise ValidationError(f"each symbol must be 1 to {v.SYMBOL_MAX_LENGTH} characters")
         v.validate_identifier(item)
+
+
+def account_label_of(obj: models.Model, field: str = "account") -> str:
+    """The external id of the account `obj` belongs to (its title starts with it), or "New" before one."""
+    if getattr(obj, f"{field}_id") is None:
+        return "New"
+    return getattr(obj, field).account_id
 
 
 _QUANTITY = [MinValueValidator(v.QUANTITY_MIN), MaxValueValidator(v.QUANTITY_MAX)]
@@ -181,7 +189,7 @@ class BrokerCredential(TimeStampedModel):
         ordering = ["account_id"]
 
     def __str__(self) -> str:
-        return f"credential of account #{self.account_id} ({self.session_status})"
+        return f"{account_label_of(self)} credential"
 
     def __repr__(self) -> str:
         return f"<BrokerCredential account={self.account_id} session={self.session_status}>"
@@ -249,7 +257,7 @@ class RiskConfig(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"risk config of account #{self.account_id}"
+        return f"{account_label_of(self)} risk config"
 
 
 class Consent(TimeStampedModel):
@@ -290,9 +298,7 @@ class Consent(TimeStampedModel):
     link_nonce = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     def __str__(self) -> str:
-        return (
-            f"consent of account #{self.account_id} ({'given' if self.trade_replication_enabled else 'none'})"
-        )
+        return f"{account_label_of(self)} consent"
 
 
 class MasterSettings(TimeStampedModel):
@@ -369,7 +375,12 @@ class AuditEvent(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.target}"
+        what = f"{self.action} {self.target}".strip()
+        if self.created_at is None:
+            return f"{what} by {self.actor}"
+        # In the current time zone: the admin's (IST) on its pages.
+        when = timezone.localtime(self.created_at)
+        return f"{what} by {self.actor} at {when:%Y-%m-%d %H:%M:%S} {when.tzname()}"
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:

@@ -1,18 +1,24 @@
+"""Admin: the contract-master cache, read-only (`manage.py sync_instruments` refreshes it)."""
+
+from decimal import Decimal
+
 from django.contrib import admin
-from django.http import HttpRequest
 
 from broker.models import Instrument
+from copytrade.core.admin_display import ReadOnlyAdmin
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(admin.ModelAdmin):
-    list_display = ("exchange", "trading_symbol", "symbol", "token", "lot_size", "tick_size", "expiry")
+class InstrumentAdmin(ReadOnlyAdmin):
+    list_display = ("exchange", "trading_symbol", "symbol", "token", "lot", "tick", "expiry")
     list_filter = ("exchange", "instrument_type")
     search_fields = ("trading_symbol", "symbol", "token")
     readonly_fields = [f.name for f in Instrument._meta.fields]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    @admin.display(description="Lot", ordering="lot_size")
+    def lot(self, obj: Instrument) -> int:
+        return obj.lot_size
 
-    def has_change_permission(self, request: HttpRequest, obj: Instrument | None = None) -> bool:
-        return False
+    @admin.display(description="Tick", ordering="tick_size")
+    def tick(self, obj: Instrument) -> Decimal:
+        return obj.tick_size

@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Admin pages in IST (MARKET_TIME_ZONE); the database and everything else stay UTC.
+    "copytrade.core.middleware.AdminTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last but one (axes must be last), so its process_exception sees a view's unhandled error first; it
     # answers JSON under /api/.

@@ -6,10 +6,14 @@ events."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from accounts.models import Account
+from copytrade.core.admin_display import ReadOnlyAdmin, icon, time_column, truncated
 from copytrade.core.exceptions import ApplicationError
 from replication import states
 from replication.models import (
@@ -29,19 +33,6 @@ from replication.services.sweeper import order_mappings_sync_now
 
 def _actor(request: HttpRequest) -> str:
     return f"admin:{request.user.get_username()}"
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Audit views: nothing is added, changed or deleted from here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class MasterOrderFilter(admin.SimpleListFilter):
@@ -87,36 +78,76 @@ class OrderMappingInline(admin.TabularInline):
     model = OrderMapping
     extra = 0
     can_delete = False
-    fields = ("follower", "leg", "status", "quantity", "executed_quantity", "follower_order_id", "reason")
+    fields = (
+        "follower",
+        "leg",
+        "status",
+        "quantity",
+        "executed_quantity",
+        "follower_order_id",
+        "reason_short",
+    )
     readonly_fields = fields
     show_change_link = True
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("follower")
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    @admin.display(description="Reason")
+    def reason_short(self, obj: OrderMapping) -> str:
+        return truncated(obj.reason, 60)
+
+
+def _order(side: str, symbol: str, quantity: int) -> str:
+    """An order as operators say it, e.g. BUY SBIN 10 (one column: a changelist fits a 1,366 px screen)."""
+    return f"{side} {symbol} {quantity}"
+
 
 @admin.register(TradeEvent)
 class TradeEventAdmin(ReadOnlyAdmin):
+    # The columns an operator scans; the event id, source, prices and message are on the event's page.
     list_display = [
-        "event_id",
+        time_column("processed_at", "Time"),
         "event_type",
-        "master_order_id",
-        "symbol",
-        "side",
-        "quantity",
-        "total_followers",
-        "successful_followers",
-        "failed_followers",
-        "skipped_followers",
-        "status",
-        "source",
-        "processed_at",
+        "master_order",
+        "order",
+        "followers",
+        "outcome",
     ]
     list_filter = ["event_type", "status", "source", "exchange", EventFollowerFilter, MasterOrderFilter]
     search_fields = ["event_id", "master_order_id", "symbol"]
     date_hierarchy = "processed_at"
     inlines = [OrderMappingInline]
     actions = ["retry_failed_actions"]
+
+    @admin.display(description="Master order", ordering="master_order_id")
+    def master_order(self, obj: TradeEvent) -> str:
+        return obj.master_order_id
+
+    @admin.display(description="Order", ordering="symbol")
+    def order(self, obj: TradeEvent) -> str:
+        return _order(obj.side, obj.symbol, obj.quantity)
+
+    @admin.display(description="Followers")
+    def followers(self, obj: TradeEvent) -> str:
+        parts = [f"{obj.successful_followers}/{obj.total_followers} ok"]
+        for count, word in (
+            (obj.failed_followers, "failed"),
+            (obj.skipped_followers, "skipped"),
+            (obj.pending_followers, "pending"),
+        ):
+            if count:
+                parts.append(f"{count} {word}")
+        return ", ".join(parts)
+
+    @admin.display(description="Status", ordering="status")
+    def outcome(self, obj: TradeEvent) -> str:
+        icons: dict[str, str] = {TradeEvent.Status.SUCCESS: "yes", TradeEvent.Status.WARNING: "alert"}
+        kind = icons.get(obj.status, "no")
+        return icon(kind, obj.get_status_display())
 
     @admin.action(description="Retry failed exit/modify/cancel actions")
     def retry_failed_actions(self, request: HttpRequest, queryset) -> None:
@@ -131,21 +162,15 @@ class TradeEventAdmin(ReadOnlyAdmin):
 
 @admin.register(OrderMapping)
 class OrderMappingAdmin(ReadOnlyAdmin):
+    # The columns an operator scans; prices, order tag, attempts and the follower's order id are on its page.
     list_display = [
-        "id",
-        "master_order_id",
-        "follower",
-        "leg",
-        "symbol",
-        "side",
-        "quantity",
-        "executed_quantity",
-        "average_price",
+        time_column("created_at", "Time"),
         "status",
-        "follower_order_id",
-        "order_tag",
-        "attempts",
-        "updated_at",
+        "follower_account",
+        "master_order",
+        "order",
+        "filled",
+        "reason_short",
     ]
     list_filter = [
         "status",
@@ -158,7 +183,28 @@ class OrderMappingAdmin(ReadOnlyAdmin):
     ]
     search_fields = ["master_order_id", "follower__account_id", "follower_order_id", "order_tag"]
     list_select_related = ["follower"]
+    date_hierarchy = "created_at"
     actions = ["reconcile_now", "sync_status_now"]
+
+    @admin.display(description="Master order", ordering="master_order_id")
+    def master_order(self, obj: OrderMapping) -> str:
+        return obj.master_order_id
+
+    @admin.display(description="Follower", ordering="follower__account_id")
+    def follower_account(self, obj: OrderMapping) -> str:
+        return obj.follower.account_id
+
+    @admin.display(description="Order", ordering="symbol")
+    def order(self, obj: OrderMapping) -> str:
+        return f"{obj.leg} {_order(obj.side, obj.symbol, obj.quantity)}"
+
+    @admin.display(description="Filled", ordering="executed_quantity")
+    def filled(self, obj: OrderMapping) -> int:
+        return obj.executed_quantity
+
+    @admin.display(description="Reason")
+    def reason_short(self, obj: OrderMapping) -> str:
+        return truncated(obj.reason, 32)
 
     @admin.action(description="Reconcile now (UNKNOWN: look the order tag up in the follower's order book)")
     def reconcile_now(self, request: HttpRequest, queryset) -> None:
@@ -180,9 +226,34 @@ class OrderMappingAdmin(ReadOnlyAdmin):
 
 @admin.register(OrderAction)
 class OrderActionAdmin(ReadOnlyAdmin):
-    list_display = ["id", "kind", "trade_event", "mapping", "status", "reason", "attempts", "updated_at"]
+    list_display = [
+        time_column("updated_at", "Updated"),
+        "kind",
+        "status",
+        "follower_account",
+        "master_order",
+        "tries",
+        "reason_short",
+    ]
     list_filter = ["kind", "status"]
     search_fields = ["trade_event__master_order_id", "mapping__follower__account_id"]
+    list_select_related = ["trade_event", "mapping__follower"]
+
+    @admin.display(description="Master order", ordering="trade_event__master_order_id")
+    def master_order(self, obj: OrderAction) -> str:
+        return obj.trade_event.master_order_id
+
+    @admin.display(description="Follower", ordering="mapping__follower__account_id")
+    def follower_account(self, obj: OrderAction) -> str:
+        return obj.mapping.follower.account_id
+
+    @admin.display(description="Tries", ordering="attempts")
+    def tries(self, obj: OrderAction) -> int:
+        return obj.attempts
+
+    @admin.display(description="Reason")
+    def reason_short(self, obj: OrderAction) -> str:
+        return truncated(obj.reason, 48)
 
 
 @admin.register(MasterTrade)
@@ -190,24 +261,44 @@ class MasterTradeAdmin(ReadOnlyAdmin):
     """The master's orders as captured: what each meant (entry, close, reversal), whether it was copied or
     waits for the operator (NEW), and the actions to copy or dismiss the waiting ones and to poll now."""
 
-    # What an operator scans for first (state, and the note saying why) before the order's details.
+    # What an operator scans for first (state, and the note saying why) before the order's details; the
+    # capture bookkeeping (prices, sources, applied values) is on the trade's page.
     list_display = [
-        "broker_order_id",
-        "order_time",
-        "symbol",
-        "side",
-        "quantity",
-        "state",
-        "kind",
+        "state_code",
+        time_column("order_time", "Time"),
+        "order_id",
+        "order",
+        "kind_code",
         "status",
-        "note",
+        "note_short",
     ]
+    list_display_links = ["order_id"]
     list_filter = ["state", "kind", "status", "source", "side", "exchange"]
     search_fields = ["broker_order_id", "symbol", "trading_symbol"]
     date_hierarchy = "created_at"
     list_select_related = ["account"]
     actions = ["copy_now", "dismiss", "poll_now"]
     readonly_fields = [field.name for field in MasterTrade._meta.fields]
+
+    @admin.display(description="State", ordering="state")
+    def state_code(self, obj: MasterTrade) -> str:
+        return format_html('<span title="{}">{}</span>', obj.get_state_display(), obj.state)
+
+    @admin.display(description="Order id", ordering="broker_order_id")
+    def order_id(self, obj: MasterTrade) -> str:
+        return obj.broker_order_id
+
+    @admin.display(description="Order", ordering="symbol")
+    def order(self, obj: MasterTrade) -> str:
+        return _order(obj.side, obj.symbol, obj.quantity)
+
+    @admin.display(description="Kind", ordering="kind")
+    def kind_code(self, obj: MasterTrade) -> str:
+        return format_html('<span title="{}">{}</span>', obj.get_kind_display(), obj.kind)
+
+    @admin.display(description="Note")
+    def note_short(self, obj: MasterTrade) -> str:
+        return truncated(obj.note, 40)
 
     def has_copy_permission(self, request: HttpRequest) -> bool:
         # Copying places orders on every follower's account: a right of its own (superusers have it).
@@ -248,34 +339,64 @@ class CaptureStatusAdmin(ReadOnlyAdmin):
     """How the master's orders are being captured: the order-update stream and the poll."""
 
     list_display = [
-        "account",
+        "account_name",
         "kind",
         "connected",
-        "feed_enabled",
-        "connected_at",
-        "last_frame_at",
-        "last_run_at",
+        "feed",
+        time_column("last_frame_at", "Last frame"),
+        time_column("last_run_at", "Last run"),
         "reconnects",
-        "last_error",
-        "holder",
+        "error_short",
     ]
     list_select_related = ["account"]
+
+    @admin.display(description="Account", ordering="account__account_id")
+    def account_name(self, obj: CaptureStatus) -> str:
+        return obj.account.account_id
+
+    @admin.display(description="Feed", boolean=True, ordering="feed_enabled")
+    def feed(self, obj: CaptureStatus) -> bool | None:
+        return obj.feed_enabled
+
+    @admin.display(description="Last error")
+    def error_short(self, obj: CaptureStatus) -> str:
+        return truncated(obj.last_error, 40)
 
 
 @admin.register(FollowerRiskSnapshot)
 class FollowerRiskSnapshotAdmin(ReadOnlyAdmin):
     list_display = [
-        "follower",
-        "realised_pnl",
-        "unrealised_pnl",
+        "follower_account",
+        "realised",
+        "unrealised",
         "day_pnl",
-        "opening_cash",
-        "fetched_at",
-        "error",
+        "opening",
+        time_column("fetched_at", "Fetched"),
+        "error_short",
     ]
     list_select_related = ["follower"]
     search_fields = ["follower__account_id"]
 
+    @admin.display(description="Follower", ordering="follower__account_id")
+    def follower_account(self, obj: FollowerRiskSnapshot) -> str:
+        return obj.follower.account_id
+
+    @admin.display(description="Realised", ordering="realised_pnl")
+    def realised(self, obj: FollowerRiskSnapshot) -> Decimal:
+        return obj.realised_pnl
+
+    @admin.display(description="Unrealised", ordering="unrealised_pnl")
+    def unrealised(self, obj: FollowerRiskSnapshot) -> Decimal:
+        return obj.unrealised_pnl
+
     @admin.display(description="Day P&L")
-    def day_pnl(self, obj: FollowerRiskSnapshot):
+    def day_pnl(self, obj: FollowerRiskSnapshot) -> Decimal:
         return obj.day_pnl
+
+    @admin.display(description="Opening cash", ordering="opening_cash")
+    def opening(self, obj: FollowerRiskSnapshot) -> Decimal | None:
+        return obj.opening_cash
+
+    @admin.display(description="Error")
+    def error_short(self, obj: FollowerRiskSnapshot) -> str:
+        return truncated(obj.error, 40)

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.db import models
 
-from accounts.models import Account
+from accounts.models import Account, account_label_of
 from broker.types import Exchange, OrderType, ProductType, enum_choices
 from broker.types import Side as BrokerSide
 from copytrade.core.models import TimeStampedModel
@@ -114,7 +114,7 @@ class MasterTrade(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.broker_order_id} {self.side} {self.quantity} {self.symbol}"
+        return f"Master order {self.broker_order_id} {self.side} {self.symbol} {self.quantity}"
 
 
 class CaptureStatus(models.Model):
@@ -145,7 +145,7 @@ class CaptureStatus(models.Model):
         constraints = [models.UniqueConstraint(fields=["account", "kind"], name="capture_status_unique")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} of {self.account_id}"
+        return f"{account_label_of(self)} {self.get_kind_display().lower()}"
 
 
 class TradeEvent(models.Model):
@@ -204,7 +204,10 @@ class TradeEvent(models.Model):
         ordering = ["-processed_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.event_type} {self.master_order_id} ({self.event_id})"
+        return (
+            f"{self.event_type} event for master order {self.master_order_id} {self.side} {self.symbol} "
+            f"{self.quantity}"
+        )
 
 
 class OrderMapping(TimeStampedModel):
@@ -271,7 +274,7 @@ class OrderMapping(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.master_order_id} -> follower #{self.follower_id} {self.leg} {self.status}"
+        return f"Mapping {account_label_of(self, 'follower')} {self.leg} for {self.master_order_id}"
 
     @property
     def is_in_flight(self) -> bool:
@@ -306,7 +309,11 @@ class OrderAction(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} of mapping #{self.mapping_id} ({self.status})"
+        if self.mapping_id is None:
+            return f"{self.kind} action"
+        mapping = self.mapping
+        follower = account_label_of(mapping, "follower")
+        return f"{self.kind} of {follower} {mapping.leg} for {mapping.master_order_id}"
 
 
 class FollowerRiskSnapshot(models.Model):
@@ -330,7 +337,7 @@ class FollowerRiskSnapshot(models.Model):
         verbose_name = "follower risk snapshot"
 
     def __str__(self) -> str:
-        return f"risk snapshot of follower #{self.follower_id}"
+        return f"{account_label_of(self, 'follower')} risk snapshot"
 
     @property
     def day_pnl(self) -> Decimal:

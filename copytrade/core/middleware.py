@@ -1,5 +1,6 @@
 """Every answer under /api/ is the API's JSON error shape, whatever went wrong and wherever (unknown routes,
-Django's own 4xx pages, unhandled exceptions); an unhandled error is logged with the request id.
+Django's own 4xx pages, unhandled exceptions); an unhandled error is logged with the request id. Admin pages
+show times in IST.
 
 The request id is django-guid's correlation id: taken from a valid X-Request-ID header or generated, returned
 in X-Request-ID, put on every log line of the request, and carried into the Celery tasks it enqueues.
@@ -12,8 +13,11 @@ from collections.abc import Callable
 
 from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.utils import timezone
 from django_guid import get_guid
 
+from copytrade.core.admin_display import admin_time_zone
 from copytrade.core.exceptions import error_body
 
 logger = logging.getLogger(__name__)
@@ -88,3 +92,18 @@ class ApiErrorMiddleware:
 def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
     """Any path under /api/ that matches no route: a JSON 404, whatever the method."""
     return api_error_response(404, message=f"No API route {request.path}")
+
+
+class AdminTimeZoneMiddleware:
+    """Admin pages in IST: the database keeps UTC, but operators read (and type) market times, so every list
+    column, detail field, date hierarchy and date widget of the admin uses the market's zone."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(reverse("admin:index")):
+            return self.get_response(request)
+        # The response is rendered inside get_response (TemplateResponse included), so still in IST.
+        with timezone.override(admin_time_zone()):
+            return self.get_response(request)

@@ -1,6 +1,7 @@
 """Base models and the heartbeat row that proves beat and a worker are alive."""
 
 from django.db import models
+from django.utils import timezone
 
 
 class TimeStampedModel(models.Model):
@@ -22,7 +23,11 @@ class Heartbeat(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return f"{self.name} @ {self.last_seen:%Y-%m-%d %H:%M:%S}"
+        if self.last_seen is None:
+            return f"{self.name} heartbeat"
+        # In the current time zone: the admin's (IST) on its pages.
+        seen = timezone.localtime(self.last_seen)
+        return f"{self.name} heartbeat at {seen:%Y-%m-%d %H:%M:%S} {seen.tzname()}"
 
 
 class Lease(models.Model):
@@ -37,4 +42,4 @@ class Lease(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return f"{self.name} held by {self.holder or 'nobody'}"
+        return f"Lease {self.name} held by {self.holder or 'nobody'}"

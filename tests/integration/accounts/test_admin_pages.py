@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -393,8 +396,81 @@ def test_risk_inline_has_checkboxes_and_says_empty_means_all(admin_client, follo
         for code in codes:
             assert f'type="checkbox" name="risk_config-0-allowed_{name}_types" value="{code}"' in page
     assert 'name="risk_config-0-allowed_instruments"' in page
-    assert "Empty means all" in page
-    assert "None ticked means every product type is allowed" in page
+    for name in ("product", "order"):
+        assert f'<div id="id_risk_config-0-allowed_{name}_types" class="radiolist inline">' in page
+    for help_text in (
+        "Comma-separated trading symbols, e.g. SBIN, INFY. Empty means all: every instrument.",
+        "Empty means all: with none ticked, every product type is allowed.",
+        "Empty means all: with none ticked, every order type is allowed.",
+    ):
+        assert help_text in page
+
+
+def test_risk_inline_saved_empty_means_all_through_the_service(admin_client, follower_with_secrets):
+    # given
+    url = reverse("admin:accounts_account_change", args=[follower_with_secrets.pk])
+    data = _change_form_data(
+        admin_client.get(url),
+        **{
+            "risk_config-0-allowed_instruments": "",
+            "risk_config-0-allowed_product_types": None,
+            "risk_config-0-allowed_order_types": None,
+        },
+    )
+    # when
+    response = admin_client.post(url, data)
+    # then
+    assert response.status_code == 302
+    config = RiskConfig.objects.get(account=follower_with_secrets)
+    assert (config.allowed_instruments, config.allowed_product_types, config.allowed_order_types) == (
+        [],
+        [],
+        [],
+    )
+    replaced = AuditEvent.objects.get(action="risk_config.replaced")
+    assert replaced.actor == "admin:root"
+    assert set(replaced.details["changed"]) == {"allowed_product_types", "allowed_order_types"}
+
+
+# ------------------------------------------------------------------------------------------------ icons
+BADGE_EMOJI = ("✅", "❌", "⚠️", "⏳", "⛔")
+
+
+def test_badges_show_the_admin_icons_not_emoji_alone(admin_client, follower_with_secrets):
+    # given one follower ready, one not verified today without consent, one whose consent was revoked
+    unverified = FollowerFactory(account_id="TEST-USER-2")
+    BrokerCredentialFactory(account=unverified, last_verified_at=None)
+    revoked = FollowerFactory(account_id="TEST-USER-3")
+    ConsentFactory(account=revoked, trade_replication_enabled=False, revoked_at=timezone.now())
+    # when
+    changelist = admin_client.get(reverse("admin:accounts_account_changelist")).content.decode()
+    change = admin_client.get(
+        reverse("admin:accounts_account_change", args=[follower_with_secrets.pk])
+    ).content.decode()
+    # then
+    for icon, text in (
+        ("icon-yes.svg", "ready for today"),
+        ("icon-alert.svg", "not verified today"),
+        ("icon-no.svg", "no session"),
+        ("icon-yes.svg", "given (unknown)"),
+        ("icon-alert.svg", "none"),
+        ("icon-no.svg", "revoked"),
+    ):
+        assert re.search(rf'{icon}" alt="[a-z]+" width="13" height="13"[^>]*> {re.escape(text)}', changelist)
+    assert re.search(r'icon-yes.svg" alt="yes"[^>]*> ready for today', change)
+    for page in (changelist, change):
+        assert not any(emoji in page for emoji in BADGE_EMOJI)
+
+
+@pytest.mark.parametrize(("ok", "icon"), [(True, "icon-yes.svg"), (False, "icon-no.svg")])
+def test_login_result_page_shows_an_icon(ok, icon, follower_with_secrets):
+    # when
+    page = render_to_string(
+        "accounts/login_result.html", {"ok": ok, "message": "m", "account": follower_with_secrets}
+    )
+    # then
+    assert f"/static/admin/img/{icon}" in page
+    assert not any(emoji in page for emoji in BADGE_EMOJI)
 
 
 # ------------------------------------------------------------------------------------ consent in admin
