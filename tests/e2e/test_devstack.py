@@ -1,46 +1,11 @@
 """`make run`'s launcher brings up simulator, web, worker and beat; the admin answers; Ctrl-C stops all."""
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_output(proc: subprocess.Popen, needle: str, seconds: float) -> str:
-    seen = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            if proc.poll() is not None:
-                break
-            continue
-        seen.append(line)
-        if needle in line:
-            return "".join(seen)
-    raise AssertionError(f"{needle!r} not printed; output was:\n{''.join(seen[-60:])}")
-
-
-def _demo_secret(var_dir) -> str:
-    for line in (var_dir / "demo.env").read_text().splitlines():
-        if line.startswith("QUANTUM_ALPHA_SECRET="):
-            return line.split("=", 1)[1]
-    raise AssertionError("make run wrote no QUANTUM_ALPHA_SECRET")
+from tests.livestack import live_stack
 
 
 def _seed_walk_through(*, web: str, sim: str, secret: str) -> None:
@@ -141,90 +106,43 @@ def _capture_walk_through(*, web: str, sim: str, secret: str) -> None:
     assert (row["state"], row["kind"], row["symbol"]) == ("COPIED", "ENTRY", "INFY")
 
 
-def _interrupt(proc: subprocess.Popen) -> None:
-    """Ctrl-C for the launcher's process group, then wait; kill whatever is left."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        raise
-
-
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_devstack_serves_admin_and_beat_reaches_worker(tmp_path):
     # given a clean state directory and free ports, embedded defaults only (no DATABASE_URL, no Redis)
-    web_port, sim_port = _free_port(), _free_port()
-    # A user's shell: nothing of the test settings' environment leaks into the stack.
-    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ}
-    env.update(
-        {
-            "COPYTRADE_VAR_DIR": str(tmp_path),
-            "PORT": str(web_port),
-            "SIM_PORT": str(sim_port),
-            "HEARTBEAT_INTERVAL_SECONDS": "2",
-            "CELERY_WORKER_CONCURRENCY": "4",
-        }
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "copytrade.devstack"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        # when
-        output = _wait_for_output(proc, "Ctrl-C stops everything", 180)
+    # when
+    with live_stack(tmp_path) as stack:
+        web, sim, output = stack.web, stack.sim, stack.banner
         # then the admin login page answers and the printed password logs in
-        login = requests.get(f"http://127.0.0.1:{web_port}/admin/login/", timeout=10)
+        login = requests.get(f"{web}/admin/login/", timeout=10)
         assert login.status_code == 200
-        assert "password:" in output
         assert 'make manage ARGS="otp_enrol admin"' in output
-        password = output.split("password:", 1)[1].split()[0]
         session = requests.Session()
-        session.get(f"http://127.0.0.1:{web_port}/admin/login/", timeout=10)
+        session.get(f"{web}/admin/login/", timeout=10)
         csrf = session.cookies["csrftoken"]
         answer = session.post(
-            f"http://127.0.0.1:{web_port}/admin/login/?next=/admin/",
-            data={"username": "admin", "password": password, "csrfmiddlewaretoken": csrf},
-            headers={"Referer": f"http://127.0.0.1:{web_port}/admin/login/"},
+            f"{web}/admin/login/?next=/admin/",
+            data={"username": "admin", "password": stack.admin_password, "csrfmiddlewaretoken": csrf},
+            headers={"Referer": f"{web}/admin/login/"},
             timeout=10,
         )
         assert answer.status_code == 200
         assert "copytrade control panel" in answer.text
         # and the simulator serves its contract master
-        csv = requests.get(
-            f"http://127.0.0.1:{sim_port}/restpy/static/contract_master/V2/NSE.csv", timeout=10
-        )
+        csv = requests.get(f"{sim}/restpy/static/contract_master/V2/NSE.csv", timeout=10)
         assert "SBIN" in csv.text
         # and beat -> broker -> worker -> DB is alive (health turns ok once the heartbeat lands)
         deadline, health = time.monotonic() + 60, None
         while time.monotonic() < deadline:
-            health = requests.get(f"http://127.0.0.1:{web_port}/api/health", timeout=10)
+            health = requests.get(f"{web}/api/health", timeout=10)
             if health.status_code == 200:
                 break
             time.sleep(1)
         assert health is not None
         assert health.status_code == 200, health.text
         # and the seed's curl walk-through works against the running service (README "Walk-through")
-        _seed_walk_through(
-            web=f"http://127.0.0.1:{web_port}",
-            sim=f"http://127.0.0.1:{sim_port}",
-            secret=_demo_secret(tmp_path),
-        )
+        _seed_walk_through(web=web, sim=sim, secret=stack.secret)
         # and the master's own order is captured and copied (README walk-through step 7)
-        _capture_walk_through(
-            web=f"http://127.0.0.1:{web_port}",
-            sim=f"http://127.0.0.1:{sim_port}",
-            secret=_demo_secret(tmp_path),
-        )
-    finally:
-        _interrupt(proc)
+        _capture_walk_through(web=web, sim=sim, secret=stack.secret)
     # then Ctrl-C stopped everything cleanly
-    assert proc.returncode == 0
+    assert stack.proc.returncode == 0
