@@ -406,6 +406,7 @@ class PositionRow:
 @dataclass
 class PositionsOverview:
     rows: list[PositionRow]
+    master: Account | None
     followers: list[Account]
     errors: dict[str, str]  # account id -> why its positions could not be read
     open_trades: dict[str, int]  # follower account id -> open copied trades today
@@ -516,6 +517,7 @@ def positions_overview() -> PositionsOverview:
     open_counts = selectors.open_copied_trade_counts(follower_pks=[f.pk for f in followers])
     return PositionsOverview(
         rows=rows,
+        master=master,
         followers=followers,
         errors=errors,
         open_trades={f.account_id: open_counts.get(f.pk, 0) for f in followers},
