@@ -1,6 +1,8 @@
-"""`make run`'s launcher brings up simulator, web, worker and beat; the admin answers; Ctrl-C stops all."""
+"""`make run`'s launcher brings up simulator, web, worker and beat; it says "copytrade is up" once /api/health
+is ok; `make manage` finds its ports; the admin answers; Ctrl-C stops all."""
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -13,6 +15,9 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+PRINT_URLS = (
+    "from django.conf import settings; print(settings.ALICE_API_BASE_URL, settings.COPYTRADE_PUBLIC_URL)"
+)
 
 
 def _free_port() -> int:
@@ -165,7 +170,6 @@ def test_devstack_serves_admin_and_beat_reaches_worker(tmp_path):
             "COPYTRADE_VAR_DIR": str(tmp_path),
             "PORT": str(web_port),
             "SIM_PORT": str(sim_port),
-            "HEARTBEAT_INTERVAL_SECONDS": "2",
             "CELERY_WORKER_CONCURRENCY": "4",
         }
     )
@@ -181,7 +185,25 @@ def test_devstack_serves_admin_and_beat_reaches_worker(tmp_path):
     try:
         # when
         output = _wait_for_output(proc, "Ctrl-C stops everything", 180)
-        # then the admin login page answers and the printed password logs in
+        # then the stack is healthy (database, broker, beat -> worker heartbeat) when it says it is up
+        health = requests.get(f"http://127.0.0.1:{web_port}/api/health", timeout=10)
+        assert "copytrade is up:" in output
+        assert health.status_code == 200, health.text
+        assert health.json()["ok"] is True
+        # and `make manage` without PORT / SIM_PORT talks to this stack's simulator and web server
+        assert json.loads((tmp_path / "devstack.json").read_text())["web_port"] == web_port
+        manage_env = {key: value for key, value in env.items() if key not in ("PORT", "SIM_PORT")}
+        shown = subprocess.run(
+            [sys.executable, "-m", "copytrade.devstack", "manage", "shell", "-v", "0", "-c", PRINT_URLS],
+            cwd=ROOT,
+            env=manage_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert shown.stdout.split() == [f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{web_port}"]
+        # and the admin login page answers and the printed password logs in
         login = requests.get(f"http://127.0.0.1:{web_port}/admin/login/", timeout=10)
         assert login.status_code == 200
         assert "password:" in output
@@ -203,15 +225,6 @@ def test_devstack_serves_admin_and_beat_reaches_worker(tmp_path):
             f"http://127.0.0.1:{sim_port}/restpy/static/contract_master/V2/NSE.csv", timeout=10
         )
         assert "SBIN" in csv.text
-        # and beat -> broker -> worker -> DB is alive (health turns ok once the heartbeat lands)
-        deadline, health = time.monotonic() + 60, None
-        while time.monotonic() < deadline:
-            health = requests.get(f"http://127.0.0.1:{web_port}/api/health", timeout=10)
-            if health.status_code == 200:
-                break
-            time.sleep(1)
-        assert health is not None
-        assert health.status_code == 200, health.text
         # and the seed's curl walk-through works against the running service (README "Walk-through")
         _seed_walk_through(
             web=f"http://127.0.0.1:{web_port}",
@@ -226,5 +239,6 @@ def test_devstack_serves_admin_and_beat_reaches_worker(tmp_path):
         )
     finally:
         _interrupt(proc)
-    # then Ctrl-C stopped everything cleanly
+    # then Ctrl-C stopped everything cleanly, and the ports file went with it
     assert proc.returncode == 0
+    assert not (tmp_path / "devstack.json").exists()
