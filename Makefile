@@ -23,7 +23,8 @@ install: $(STAMP)
 run: install
 	$(BIN)/python -m copytrade.devstack
 
-## make manage ARGS="tokens list": a manage.py command with make run's environment (demo secrets, simulator URLs).
+## make manage ARGS="tokens list": a manage.py command with make run's environment (demo secrets, simulator URLs),
+## on the running make run's ports (var/devstack.json) unless PORT/SIM_PORT are exported.
 manage: install
 	$(BIN)/python -m copytrade.devstack manage $(ARGS)
 

@@ -1,6 +1,6 @@
 """Admin: accounts with risk config, consent and (masked, read-only) credential state; a write-only
 "replace credential" form; consent links and revocation; vendor-login links and session badges; master
-settings; the audit log.
+settings; the audit log. An account that traded is never deleted (deactivated instead).
 
 Every save and action that changes state calls the service the API calls, and that service writes the audit
 row; the admin only parses forms and reports outcomes.
@@ -13,7 +13,10 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -35,11 +38,12 @@ from accounts.models import (
     RiskConfig,
     validate_instruments,
 )
-from accounts.selectors import credential_of, session_state
+from accounts.selectors import account_history, credential_of, session_state
 from accounts.services.accounts import (
     CredentialInput,
     account_copy_trading_set,
     account_create,
+    account_delete,
     account_status_set,
     account_update,
     credential_replace,
@@ -64,14 +68,10 @@ def _masked(value: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ risk config
-class InlineCheckboxes(forms.CheckboxSelectMultiple):
-    """Checkboxes side by side, styled as the admin styles its horizontal radio buttons."""
+class Checkboxes(forms.CheckboxSelectMultiple):
+    """One checkbox a line, each label as wide as its text (the admin's inlines make every label 160 px)."""
 
-    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
-        context = super().get_context(name, value, attrs)
-        # On the list around the boxes only, not on every box.
-        context["widget"]["attrs"]["class"] = "radiolist inline"
-        return context
+    option_template_name = "accounts/widgets/checkbox_option.html"
 
 
 class RiskConfigForm(forms.ModelForm):
@@ -85,13 +85,13 @@ class RiskConfigForm(forms.ModelForm):
     allowed_product_types = forms.MultipleChoiceField(
         choices=ProductTypeChoices.choices,
         required=False,
-        widget=InlineCheckboxes,
+        widget=Checkboxes,
         help_text="Empty means all: with none ticked, every product type is allowed.",
     )
     allowed_order_types = forms.MultipleChoiceField(
         choices=OrderTypeChoices.choices,
         required=False,
-        widget=InlineCheckboxes,
+        widget=Checkboxes,
         help_text="Empty means all: with none ticked, every order type is allowed.",
     )
 
@@ -311,6 +311,14 @@ _SESSION_BADGES = {
 }
 
 
+def _history_refusal(account: Account) -> str | None:
+    """Why `account` cannot be deleted (it traded), or None."""
+    history = account_history(account=account)
+    if history.empty:
+        return None
+    return f"{account.account_id} has trading history ({history}); deactivate it instead."
+
+
 @admin.register(Account)
 class AccountAdmin(TimesInIstMixin, admin.ModelAdmin):
     form = AccountForm
@@ -362,6 +370,7 @@ class AccountAdmin(TimesInIstMixin, admin.ModelAdmin):
         "check_sessions",
         "send_consent_links",
         "revoke_consents",
+        "delete_selected",
     )
 
     def get_queryset(self, request):
@@ -471,6 +480,65 @@ class AccountAdmin(TimesInIstMixin, admin.ModelAdmin):
             if not field.generated:
                 setattr(obj, field.attname, getattr(saved, field.attname))
         obj._state.adding, obj._state.db = False, saved._state.db
+
+    # ----------------------------------------------------------------------------- deleting
+    def delete_view(self, request, object_id, extra_context=None):
+        account = self.get_object(request, unquote(object_id))
+        if account is None:
+            return super().delete_view(request, object_id, extra_context)
+        refusal = _history_refusal(account)
+        if refusal:
+            self.message_user(request, refusal, messages.ERROR)
+            return HttpResponseRedirect(self._change_url(account))
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ApplicationError as exc:
+            # It traded between the confirmation page and the delete (the service checks under a lock).
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(self._change_url(account))
+
+    def delete_model(self, request, obj: Account) -> None:
+        account_delete(account=obj, actor=_actor(request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        for account in queryset:
+            account_delete(account=account, actor=_actor(request))
+
+    @admin.action(description="Delete selected accounts that never traded", permissions=["delete"])
+    def delete_selected(self, request, queryset):
+        # Django's own action under its own name (its confirmation page posts back to "delete_selected"),
+        # refusing accounts with trading history and deleting through the service.
+        deletable = []
+        for account in queryset:
+            refusal = _history_refusal(account)
+            if refusal:
+                self.message_user(request, refusal, messages.ERROR)
+            else:
+                deletable.append(account.pk)
+        if not deletable:
+            return None
+        queryset = queryset.filter(pk__in=deletable)
+        if not request.POST.get("post"):
+            return django_delete_selected(self, request, queryset)
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        deleted, failed = [], []
+        for account in queryset:
+            try:
+                with transaction.atomic():
+                    self.log_deletions(request, queryset.filter(pk=account.pk))
+                    account_delete(account=account, actor=_actor(request))
+            except ApplicationError as exc:
+                failed.append(exc.message)
+            else:
+                deleted.append(account.account_id)
+        if deleted:
+            self.message_user(
+                request, f"Deleted {len(deleted)} account(s): {', '.join(deleted)}.", messages.SUCCESS
+            )
+        if failed:
+            self.message_user(request, "Not deleted: " + " ".join(failed), messages.ERROR)
+        return None
 
     def save_formset(self, request, form, formset, change: bool) -> None:
         if formset.model is not RiskConfig:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -127,6 +128,33 @@ def master_get_active() -> Account | None:
         Account.objects.filter(role=Account.Role.MASTER, status=Account.Status.ACTIVE)
         .select_related("credential")
         .first()
+    )
+
+
+@dataclass(frozen=True)
+class AccountHistory:
+    """The trading rows that refer to an account (they keep it: an order's account never disappears)."""
+
+    order_mappings: int
+    master_trades: int
+
+    @property
+    def empty(self) -> bool:
+        return not (self.order_mappings or self.master_trades)
+
+    def __str__(self) -> str:
+        parts = [
+            f"{count} {noun}{'' if count == 1 else 's'}"
+            for count, noun in ((self.order_mappings, "order mapping"), (self.master_trades, "master trade"))
+            if count
+        ]
+        return ", ".join(parts) or "none"
+
+
+def account_history(*, account: Account) -> AccountHistory:
+    """Order mappings (as a follower) and captured master trades (as the master) of `account`."""
+    return AccountHistory(
+        order_mappings=account.order_mappings.count(), master_trades=account.master_trades.count()
     )
 
 

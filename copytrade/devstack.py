@@ -3,16 +3,22 @@
 Starts the Alice Blue simulator, the web server (admin + API), a Celery worker and beat, the master's
 order-update stream (`manage.py master_stream`), on SQLite and
 kombu's filesystem broker unless DATABASE_URL / CELERY_BROKER_URL say otherwise. Ctrl-C stops everything.
+
+"copytrade is up" is printed once /api/health answers ok (database, Celery broker, beat -> worker heartbeat).
+While it runs, var/devstack.json holds its ports, so `make manage` talks to this stack's simulator and web.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -21,7 +27,11 @@ import environ
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("COPYTRADE_VAR_DIR", str(ROOT / "var")))
 DEMO_ENV = VAR / "demo.env"
+STATE_FILE = VAR / "devstack.json"
 PYTHON = sys.executable
+DEFAULT_WEB_PORT, DEFAULT_SIM_PORT = 8000, 9100
+# Every process starts, beat's first heartbeat reaches a worker: a minute is plenty on a slow machine.
+HEALTH_TIMEOUT = float(os.environ.get("COPYTRADE_HEALTH_TIMEOUT", "90"))
 
 
 def _load_or_create_demo_env() -> dict[str, str]:
@@ -70,6 +80,8 @@ def _environment(web_port: int, sim_port: int) -> dict[str, str]:
             "ALICE_APP_CODE": "COPYTRADE-DEMO",
             "ALICE_CONTRACT_MASTER_URL": f"{sim}/restpy/static/contract_master/V2/",
             "COPYTRADE_PUBLIC_URL": f"http://127.0.0.1:{web_port}",
+            # /api/health is ok once beat's heartbeat reached a worker: every 5 s, the banner waits seconds.
+            "HEARTBEAT_INTERVAL_SECONDS": "5",
         }
     )
     merged = dict(os.environ)
@@ -112,15 +124,97 @@ def _wait_for(url: str, seconds: float) -> None:
     raise SystemExit(f"devstack: {url} did not answer within {seconds:.0f}s")
 
 
+def _health(url: str) -> dict | None:
+    """/api/health's report (its body answers 200 and 503 alike), or None while the web server is down."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        with contextlib.suppress(ValueError):
+            return json.load(exc)
+        return None
+    except (OSError, ValueError):
+        return None
+
+
+def _failing_checks(report: dict | None) -> str:
+    if report is None:
+        return "the web server does not answer"
+    failing = [name for name, check in report.get("checks", {}).items() if not check.get("ok")]
+    hints = {"beat": "no heartbeat from beat through a worker yet", "broker": "Celery broker unreachable"}
+    return "; ".join(f"{name}: {hints.get(name, 'not ok')}" for name in failing) or "not ok"
+
+
+def _exited(processes: list[tuple[str, subprocess.Popen]]) -> str | None:
+    for name, proc in processes:
+        if proc.poll() is not None:
+            return f"devstack: {name} exited with {proc.returncode}; stopping"
+    return None
+
+
+def _wait_for_health(url: str, seconds: float, processes: list[tuple[str, subprocess.Popen]]) -> str | None:
+    """Wait until /api/health answers ok (None), a process exits or `seconds` pass (what is failing)."""
+    deadline, report = time.monotonic() + seconds, None
+    while time.monotonic() < deadline:
+        report = _health(url)
+        if report is not None and report.get("ok"):
+            return None
+        if _exited(processes):
+            return "a process exited"
+        time.sleep(1)
+    return _failing_checks(report)
+
+
+def _ports_write(web_port: int, sim_port: int) -> None:
+    """Record the running stack's ports for `make manage` (removed when the stack stops)."""
+    VAR.mkdir(parents=True, exist_ok=True)
+    STATE_FILE.write_text(json.dumps({"pid": os.getpid(), "web_port": web_port, "sim_port": sim_port}) + "\n")
+
+
+def _ports_remove() -> None:
+    """Remove var/devstack.json if this process wrote it (a second, failed `make run` leaves the first's)."""
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        if int(json.loads(STATE_FILE.read_text())["pid"]) == os.getpid():
+            STATE_FILE.unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _running_ports() -> tuple[int, int] | None:
+    """The ports of the stack `make run` is running now, from var/devstack.json; None when none runs."""
+    try:
+        state = json.loads(STATE_FILE.read_text())
+        pid, web_port, sim_port = int(state["pid"]), int(state["web_port"]), int(state["sim_port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    # A stack killed without its cleanup (kill -9) leaves the file behind: its ports mean nothing now.
+    return (web_port, sim_port) if _pid_alive(pid) else None
+
+
+def _ports() -> tuple[int, int]:
+    """PORT / SIM_PORT when exported, else the running stack's, else the defaults."""
+    running = _running_ports() or (DEFAULT_WEB_PORT, DEFAULT_SIM_PORT)
+    return int(os.environ.get("PORT", running[0])), int(os.environ.get("SIM_PORT", running[1]))
+
+
 def manage(argv: list[str]) -> int:
-    """`make manage ARGS=...`: a manage.py command with the environment `make run` gives its processes."""
-    env = _environment(int(os.environ.get("PORT", "8000")), int(os.environ.get("SIM_PORT", "9100")))
+    """`make manage ARGS=...`: a manage.py command with the environment `make run` gives its processes (the
+    running stack's ports unless PORT / SIM_PORT are exported)."""
+    env = _environment(*_ports())
     return subprocess.run([PYTHON, "manage.py", *argv], cwd=ROOT, env=env, check=False).returncode  # noqa: S603
 
 
 def main() -> int:
-    web_port = int(os.environ.get("PORT", "8000"))
-    sim_port = int(os.environ.get("SIM_PORT", "9100"))
+    web_port = int(os.environ.get("PORT", DEFAULT_WEB_PORT))
+    sim_port = int(os.environ.get("SIM_PORT", DEFAULT_SIM_PORT))
     env = _environment(web_port, sim_port)
     sim_url = env["ALICE_API_BASE_URL"]
     processes: list[tuple[str, subprocess.Popen]] = []
@@ -192,10 +286,22 @@ def main() -> int:
         )
         # The master's order-update stream (Alice Blue's order-notify websocket; the poll on beat is the net).
         start("stream", PYTHON, "manage.py", "master_stream")
-        _wait_for(f"http://127.0.0.1:{web_port}/admin/login/", 60)
+        _ports_write(web_port, sim_port)
+        problem = _wait_for_health(f"http://127.0.0.1:{web_port}/api/health", HEALTH_TIMEOUT, processes)
+        exited = _exited(processes)
+        if exited:
+            print(exited, file=sys.stderr)
+            return 1
+        if problem is not None:
+            print(
+                f"devstack: /api/health is not ok after {HEALTH_TIMEOUT:.0f}s ({problem}); the stack keeps "
+                "running, see the processes' output above",
+                file=sys.stderr,
+                flush=True,
+            )
         print(
             "\n"
-            f"copytrade is up:\n"
+            f"{'copytrade is up' if problem is None else 'copytrade is running but NOT healthy'}:\n"
             f"  admin      http://127.0.0.1:{web_port}/admin/   user: admin  password: "
             f"{env['COPYTRADE_ADMIN_PASSWORD']}\n"
             f"  2nd factor {_second_factor_hint(env)}\n"
@@ -207,10 +313,10 @@ def main() -> int:
             flush=True,
         )
         while True:
-            for name, proc in processes:
-                if proc.poll() is not None:
-                    print(f"devstack: {name} exited with {proc.returncode}; stopping", file=sys.stderr)
-                    return 1
+            exited = _exited(processes)
+            if exited:
+                print(exited, file=sys.stderr)
+                return 1
             time.sleep(0.5)
     except KeyboardInterrupt:
         print("\ndevstack: stopping", flush=True)
@@ -220,6 +326,7 @@ def main() -> int:
         return 1
     finally:
         stop_all()
+        _ports_remove()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from copytrade.core.apis import HealthApi
@@ -15,6 +16,8 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    # The admin's "Documentation" link (shown when a URL has this name, admindocs' own): the API docs.
+    path("admin/doc/", RedirectView.as_view(pattern_name="api:docs"), name="django-admindocs-docroot"),
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
     path("api/", include("accounts.urls")),

@@ -8,13 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import risk_defaults
 from accounts.dispatch import session_check_enqueue
 from accounts.models import Account, BrokerCredential, MasterSettings, RiskConfig
-from accounts.selectors import follower_get
+from accounts.selectors import account_history, follower_get
 from accounts.services.audit import audit_record
 from accounts.services.sessions import session_check_needed, session_token_apply
 from accounts.validators import API_KEY_MAX_LENGTH, TOKEN_MAX_LENGTH, model_check, secret_check
@@ -188,6 +189,33 @@ def account_update(*, account: Account, actor: str, **values: Any) -> Account:
     )
     logger.info("account %s updated: %s", account.account_id, ",".join(sorted(changed)))
     return account
+
+
+@transaction.atomic
+def account_delete(*, account: Account, actor: str) -> None:
+    """Delete an account that never traded, with its credential, risk config and consent; the audit row
+    keeps what it was.
+
+    An account with trading history (order mappings, master trades) is kept: Conflict says why and to
+    deactivate it instead. The account row is locked first, so no order can be mapped to it meanwhile.
+    """
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    history = account_history(account=account)
+    if not history.empty:
+        raise Conflict(
+            f"{account.account_id} has trading history ({history}); deactivate it instead",
+            code="account_has_history",
+            extra={"orderMappings": history.order_mappings, "masterTrades": history.master_trades},
+        )
+    details = {"role": account.role, **{name: getattr(account, name) for name in _ACCOUNT_FIELDS}}
+    try:
+        account.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        raise Conflict(
+            f"{account.account_id} is still referred to; deactivate it instead", code="account_has_history"
+        ) from exc
+    audit_record(actor=actor, action="account.deleted", target=account.account_id, details=details)
+    logger.info("account deleted: %s (%s)", account.account_id, account.role)
 
 
 @transaction.atomic

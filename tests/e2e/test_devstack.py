@@ -1,11 +1,19 @@
-"""`make run`'s launcher brings up simulator, web, worker and beat; the admin answers; Ctrl-C stops all."""
+"""`make run`'s launcher brings up simulator, web, worker and beat; it says "copytrade is up" once /api/health
+is ok; `make manage` finds its ports; the admin answers; Ctrl-C stops all."""
 
+import json
+import subprocess
+import sys
 import time
 
 import pytest
 import requests
 
-from tests.livestack import live_stack
+from tests.livestack import ROOT, live_stack
+
+PRINT_URLS = (
+    "from django.conf import settings; print(settings.ALICE_API_BASE_URL, settings.COPYTRADE_PUBLIC_URL)"
+)
 
 
 def _seed_walk_through(*, web: str, sim: str, secret: str) -> None:
@@ -113,7 +121,25 @@ def test_devstack_serves_admin_and_beat_reaches_worker(tmp_path):
     # when
     with live_stack(tmp_path) as stack:
         web, sim, output = stack.web, stack.sim, stack.banner
-        # then the admin login page answers and the printed password logs in
+        # then the stack is healthy (database, broker, beat -> worker heartbeat) when it says it is up
+        health = requests.get(f"{web}/api/health", timeout=10)
+        assert "copytrade is up:" in output
+        assert health.status_code == 200, health.text
+        assert health.json()["ok"] is True
+        # and `make manage` without PORT / SIM_PORT talks to this stack's simulator and web server
+        assert json.loads((tmp_path / "devstack.json").read_text())["web_port"] == int(stack.env["PORT"])
+        manage_env = {key: value for key, value in stack.env.items() if key not in ("PORT", "SIM_PORT")}
+        shown = subprocess.run(
+            [sys.executable, "-m", "copytrade.devstack", "manage", "shell", "-v", "0", "-c", PRINT_URLS],
+            cwd=ROOT,
+            env=manage_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert shown.stdout.split() == [sim, web]
+        # and the admin login page answers and the printed password logs in
         login = requests.get(f"{web}/admin/login/", timeout=10)
         assert login.status_code == 200
         assert 'make manage ARGS="otp_enrol admin"' in output
@@ -131,15 +157,6 @@ def test_devstack_serves_admin_and_beat_reaches_worker(tmp_path):
         # and the simulator serves its contract master
         csv = requests.get(f"{sim}/restpy/static/contract_master/V2/NSE.csv", timeout=10)
         assert "SBIN" in csv.text
-        # and beat -> broker -> worker -> DB is alive (health turns ok once the heartbeat lands)
-        deadline, health = time.monotonic() + 60, None
-        while time.monotonic() < deadline:
-            health = requests.get(f"{web}/api/health", timeout=10)
-            if health.status_code == 200:
-                break
-            time.sleep(1)
-        assert health is not None
-        assert health.status_code == 200, health.text
         # and the seed's curl walk-through works against the running service (README "Walk-through")
         _seed_walk_through(web=web, sim=sim, secret=stack.secret)
         # and the master's own order is captured and copied (README walk-through step 7)
