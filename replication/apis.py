@@ -120,7 +120,9 @@ class TradeReplicateApi(APIView):
         summary="Replicate a trade",
         description=(
             "eventType EXIT or CANCEL exits or cancels the master order instead (answering as /trades/exit); "
-            "MODIFY is refused: send it to /trades/modify."
+            "MODIFY is refused: send it to /trades/modify. 409 `copying_stopped` while the operator's kill "
+            "switch is on (nothing is written; exits still work), `trade_conflict` for a replay with other "
+            "details, `trade_exited` after the master order was exited."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -167,7 +169,10 @@ class TradeCopySelectedApi(APIView):
         parameters=[WAIT_PARAM],
         responses={200: s.ReplicateOutput, **error_responses(400, 401, 404, 409, 429)},
         summary="Copy a trade to selected followers",
-        description="Every follower id must exist (404 naming the unknown ones, and nothing is written).",
+        description=(
+            "Every follower id must exist (404 naming the unknown ones, and nothing is written); 409 "
+            "`copying_stopped` while the kill switch is on."
+        ),
     )
     def post(self, request: Request) -> Response:
         wait = _wait(request)
