@@ -291,6 +291,7 @@ class Results:
     rows: list[ResultRow]
     exit_actions: list[OrderAction]
     final: bool
+    exited: bool = False
 
     @property
     def counts(self) -> Counts:
@@ -337,6 +338,9 @@ def order_results(*, master_order_id: str) -> Results:
         rows=rows,
         exit_actions=actions,
         final=bool(rows or actions) and not in_flight,
+        exited=TradeEvent.objects.filter(
+            dedupe_key=f"{TradeEvent.EventType.EXIT}:{master_order_id}"
+        ).exists(),
     )
 
 
