@@ -477,3 +477,57 @@ def test_api_replicate_while_stopped_uses_the_qa_secret_contract(api):
     body = answer.json()
     assert body["ok"] is False
     assert "kill switch" in body["message"]
+
+
+@pytest.mark.parametrize(
+    "order_id",
+    ["NOPE", "x" * 300, "ADMIN-000000000000-FFFF", "%00", "1 OR 1=1", "ऑर्डर"],
+)
+def test_odd_master_order_ids_answer_a_page_never_a_500(operator, order_id, make_follower):
+    # given a follower and no such master order
+    make_follower("F-ONE")
+    # when / then every page and action answers without an error page, and writes nothing
+    for name in ("admin:control-copy", "admin:control-exit", "admin:control-results"):
+        page = operator.get(reverse(name, args=[order_id]))
+        assert page.status_code == 200, (name, page.status_code)
+    for name in (
+        "admin:control-copy",
+        "admin:control-replicate",
+        "admin:control-dismiss",
+        "admin:control-exit",
+    ):
+        answer = operator.post(
+            reverse(name, args=[order_id]), {"followers": ["F-ONE"], "copy": "1", "confirm": "1"}
+        )
+        assert answer.status_code in (302, 200), (name, answer.status_code)
+    assert not OrderMapping.objects.exists()
+    assert not TradeEvent.objects.exists()
+
+
+def test_odd_inputs_to_the_other_actions_are_refused_cleanly(operator, make_follower):
+    make_follower("F-ONE")
+    assert operator.post(reverse("admin:control-retry", args=[999999])).status_code == 404
+    assert operator.post(reverse("admin:control-reconcile", args=[999999])).status_code == 404
+    assert operator.get(reverse("admin:control-square-off"), {"follower": "NOBODY"}).status_code == 404
+    kill = operator.post(reverse("admin:control-kill-switch"), {"action": "explode", "reason": "x" * 5000})
+    assert kill.status_code == 302
+    long_reason = operator.post(
+        reverse("admin:control-kill-switch"), {"action": "stop", "reason": "r" * 5000}
+    )
+    assert long_reason.status_code == 302
+    assert len(MasterSettings.objects.get().copying_stopped_reason) == 255
+    manual = operator.post(
+        reverse("admin:control-manual-copy"),
+        {
+            "symbol": "NOSUCHSYMBOL",
+            "exchange": "NSE",
+            "side": "BUY",
+            "quantity": "1",
+            "product_type": "MIS",
+            "order_type": "MARKET",
+            "preview": "1",
+        },
+    )
+    assert manual.status_code == 200
+    assert "NOSUCHSYMBOL" in manual.content.decode()
+    assert not TradeEvent.objects.exists()
