@@ -360,18 +360,46 @@ def open_copied_trade_counts(*, follower_pks: Iterable[int]) -> dict[int, int]:
     for row in rows:
         key = (row["follower_id"], row["exchange"], row["trading_symbol"], row["product_type"])
         groups[key] = row["open_trades"]
+    holdings = _holdings_of(groups)
     counts: dict[int, int] = {}
-    for (follower_pk, exchange, trading_symbol, product_type), open_trades in groups.items():
-        holding = follower_holding(
-            follower_pk=follower_pk,
-            exchange=exchange,
-            trading_symbol=trading_symbol,
-            product_type=product_type,
-        )
-        if holding.closed:
+    for key, open_trades in groups.items():
+        if holdings[key].closed:
             continue  # flat, or being closed: the master's closes squared it off
-        counts[follower_pk] = counts.get(follower_pk, 0) + open_trades
+        counts[key[0]] = counts.get(key[0], 0) + open_trades
     return counts
+
+
+def _holdings_of(keys: Iterable[tuple[int, str, str, str]]) -> dict[tuple[int, str, str, str], Holding]:
+    """follower_holding for many (follower, exchange, trading symbol, product) at once, in one query (the
+    fan-out asks for every follower's: one query each was most of its time)."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    rows: dict[tuple[int, str, str, str], list[tuple[str, int, int, bool]]] = {key: [] for key in wanted}
+    open_statuses = (*states.IN_FLIGHT, *states.OPEN_AT_BROKER)
+    since = {product: _position_since(product) for _f, _e, _s, product in wanted}
+    queryset = OrderMapping.objects.filter(
+        follower_id__in={key[0] for key in wanted}, trading_symbol__in={key[2] for key in wanted}
+    ).values_list(
+        "follower_id",
+        "exchange",
+        "trading_symbol",
+        "product_type",
+        "side",
+        "quantity",
+        "executed_quantity",
+        "status",
+        "created_at",
+    )
+    for follower_pk, exchange, trading_symbol, product, side, quantity, done, status, created in queryset:
+        key = (follower_pk, exchange, trading_symbol, product)
+        if key not in rows:
+            continue
+        scope = since[product]
+        if scope is not None and created < scope:
+            continue
+        rows[key].append((side, quantity, done, status in open_statuses))
+    return {key: _holding(found) for key, found in rows.items()}
 
 
 def open_mapping_followers() -> list[int]:
