@@ -10,7 +10,7 @@ into its URLs behind `admin_view` (staff login and second factor).
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -123,8 +123,8 @@ class ControlPanel:
         return self._render(request, "admin/control/_panels.html", "Dashboard", **self._panels_context())
 
     @staticmethod
-    def _back(request: HttpRequest, default: str = "admin:index") -> HttpResponseRedirect:
-        return HttpResponseRedirect(reverse(default))
+    def _back(request: HttpRequest) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:index"))
 
     def _act(
         self, request: HttpRequest, fn: Callable[[], object], failure_url: str, success: str = ""
@@ -409,10 +409,6 @@ class ManualTradeForm(forms.Form):
 
     def trade_input(self) -> TradeInput:
         data = self.cleaned_data
-        try:
-            price = Decimal(data["price"]) if data.get("price") else None
-        except InvalidOperation:
-            price = None
         return TradeInput(
             id=data["master_order_id"],
             symbol=data["symbol"],
@@ -421,5 +417,5 @@ class ManualTradeForm(forms.Form):
             exchange=data["exchange"],
             product_type=data["product_type"],
             order_type=data["order_type"],
-            price=price,
+            price=data.get("price"),
         )

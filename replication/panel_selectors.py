@@ -44,7 +44,6 @@ Status = states.MappingStatus
 TODAY_LIMIT = 100
 ATTENTION_LIMIT = 50
 STUCK_AFTER = timedelta(seconds=60)
-RESULT_ICONS = {"SUCCESS": "✅", "SKIPPED": "⚠️", "FAILED": "❌", "PENDING": "⏳"}
 
 
 @dataclass
@@ -278,10 +277,6 @@ class ResultRow:
     executed_quantity: int
     reason: str
     follower_order_id: str
-
-    @property
-    def icon(self) -> str:
-        return RESULT_ICONS[self.status]
 
 
 @dataclass
@@ -531,22 +526,8 @@ def positions_overview() -> PositionsOverview:
 
 def square_off_plan(*, follower_pks: list[int] | None) -> dict[str, list[str]]:
     """Per follower account id, the master orders whose copies squaring off would exit now."""
-    candidates = (
-        follower_pks
-        if follower_pks is not None
-        else list(Account.objects.filter(role=Account.Role.FOLLOWER).values_list("pk", flat=True))
-    )
-    plan: dict[str, list[str]] = defaultdict(list)
-    rows = (
-        selectors.open_copied_trades(follower_pks=candidates)
-        .select_related("follower")
-        .order_by("follower__account_id", "master_order_id")
-    )
-    for mapping in rows:
-        orders = plan[mapping.follower.account_id]
-        if mapping.master_order_id not in orders:
-            orders.append(mapping.master_order_id)
-    return dict(plan)
+    held = selectors.open_copied_trades_by_follower(follower_pks=follower_pks)
+    return {follower.account_id: orders for follower, orders in held.items()}
 
 
 # ---------------------------------------------------------------- copy preview and capture
@@ -561,12 +542,6 @@ class PreviewLine:
     notes: str
     existing_status: str
     ready: bool
-
-    @property
-    def outcome(self) -> str:
-        if self.existing_status:
-            return "COPIED"
-        return "SKIPPED" if self.reason else "SUCCESS"
 
 
 def preview_lines(rows: list[PreviewRow]) -> list[PreviewLine]:

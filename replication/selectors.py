@@ -344,6 +344,27 @@ def open_copied_trades(*, follower_pks: Iterable[int]) -> QuerySet[OrderMapping]
     ).exclude(Exists(closing_exit))
 
 
+def open_copied_trades_by_follower(*, follower_pks: Iterable[int] | None = None) -> dict[Account, list[str]]:
+    """Per follower (None: every follower) holding copied trades open today, their master order ids: what a
+    square-off exits."""
+    candidates = (
+        Account.objects.filter(role=Account.Role.FOLLOWER).values_list("pk", flat=True)
+        if follower_pks is None
+        else follower_pks
+    )
+    rows = (
+        open_copied_trades(follower_pks=candidates)
+        .select_related("follower")
+        .order_by("follower__account_id", "master_order_id")
+    )
+    held: dict[Account, list[str]] = {}
+    for mapping in rows:
+        orders = held.setdefault(mapping.follower, [])
+        if mapping.master_order_id not in orders:
+            orders.append(mapping.master_order_id)
+    return held
+
+
 def open_copied_trade_counts(*, follower_pks: Iterable[int]) -> dict[int, int]:
     """How many open copied trades each follower has today (followers with none are absent).
 

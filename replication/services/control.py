@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Account, MasterSettings
+from accounts.models import MasterSettings
 from accounts.services.audit import audit_record
 from copytrade.core.exceptions import Conflict, NotFound, ValidationFailed
 from replication import dispatch, selectors, states
@@ -101,14 +101,8 @@ def followers_square_off(*, follower_pks: list[int] | None, actor: str) -> Squar
     """Exit every open copied trade of the given followers (None: every follower holding one), through the
     ordinary exit machinery (cancel what is open, square off what filled); only what copytrade placed is
     touched, never a follower's own positions. Idempotent per trade; audited."""
-    candidates = (
-        follower_pks
-        if follower_pks is not None
-        else list(Account.objects.filter(role=Account.Role.FOLLOWER).values_list("pk", flat=True))
-    )
-    holding = set(selectors.open_copied_trades(follower_pks=candidates).values_list("follower_id", flat=True))
     result = SquareOffResult()
-    for follower in Account.objects.filter(pk__in=holding).order_by("account_id"):
+    for follower in selectors.open_copied_trades_by_follower(follower_pks=follower_pks):
         exited = follower_open_trades_exit(follower_pk=follower.pk, source=TradeEvent.Source.ADMIN)
         result.exited[follower.account_id] = exited
     audit_record(

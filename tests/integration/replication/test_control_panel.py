@@ -531,3 +531,51 @@ def test_odd_inputs_to_the_other_actions_are_refused_cleanly(operator, make_foll
     assert manual.status_code == 200
     assert "NOSUCHSYMBOL" in manual.content.decode()
     assert not TradeEvent.objects.exists()
+
+
+# ---------------------------------------------------------------- trying to break it
+def test_retry_with_the_session_still_dead_sends_nothing(operator, sim, worker, make_follower, api):
+    # given an entry FAILED because Alice Blue refused the follower's session, which is still dead
+    follower = make_follower("F-ONE")
+    sim.add_fault(user_id=follower.client_id, endpoint="placeorder", mode="session_expired")
+    api.post("/api/trades/replicate", {"trade": trade("DEAD-1", quantity=3)}, format="json")
+    assert wait_for(lambda: settled("DEAD-1"))
+    failed = OrderMapping.objects.get(master_order_id="DEAD-1")
+    assert failed.status == Status.FAILED
+    # when the operator retries before the follower logged in again
+    operator.post(reverse("admin:control-retry", args=[failed.pk]))
+    # then the entry fails again before sending: the simulator received no order at all
+    assert wait_for(lambda: OrderMapping.objects.get(pk=failed.pk).status == Status.FAILED)
+    assert wait_for(lambda: settled("DEAD-1"))
+    assert "session expired" in OrderMapping.objects.get(pk=failed.pk).reason.lower()
+    assert sim.orders(follower.client_id) == []
+
+
+def test_entries_waiting_for_a_worker_when_the_kill_switch_goes_on_are_never_sent(
+    operator, sim, engine, make_follower, api, request
+):
+    # given a fan-out whose placements wait in the queue (no worker is running yet)
+    follower = make_follower("F-ONE")
+    answer = api.post("/api/trades/replicate?wait=0", {"trade": trade("WAIT-1", quantity=2)}, format="json")
+    assert answer.status_code == 200, answer.content
+    assert OrderMapping.objects.get(master_order_id="WAIT-1").status == Status.PENDING
+    # when the kill switch goes on, then a worker picks the placements up
+    operator.post(reverse("admin:control-kill-switch"), {"action": "stop"})
+    request.getfixturevalue("worker")
+    # then each is settled SKIPPED with the kill switch's reason, and nothing reached the broker
+    assert wait_for(lambda: settled("WAIT-1"))
+    mapping = OrderMapping.objects.get(master_order_id="WAIT-1")
+    assert (mapping.status, mapping.reason) == (Status.SKIPPED, "Copying stopped by the kill switch")
+    assert sim.orders(follower.client_id) == []
+
+
+def test_exits_still_flow_while_copying_is_stopped(operator, sim, worker, make_follower, api):
+    # given a copied, filled trade, then the kill switch on
+    follower = make_follower("F-ONE")
+    api.post("/api/trades/replicate", {"trade": trade("FLOW-1", quantity=5)}, format="json")
+    assert wait_for(_placed_and_synced)
+    operator.post(reverse("admin:control-kill-switch"), {"action": "stop"})
+    # when the operator exits it
+    operator.post(reverse("admin:control-exit", args=["FLOW-1"]), {"confirm": "1"})
+    # then the follower is squared off all the same
+    assert wait_for(lambda: [o["side"] for o in sim.orders(follower.client_id)] == ["BUY", "SELL"])
