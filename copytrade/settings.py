@@ -419,6 +419,7 @@ LOGGING = {
     "filters": {
         "redact_secrets": {"()": "copytrade.core.logging.RedactSecretsFilter"},
         "request_id": {"()": "copytrade.core.logging.RequestIdFilter"},
+        "health_probe": {"()": "copytrade.core.logging.HealthProbeFilter"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] [%(request_id)s] %(message)s"},
@@ -433,6 +434,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["health_probe"]},
         # It logs every id it sets and clears: noise at INFO.
         "django_guid": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},

@@ -46,6 +46,17 @@ class RedactSecretsFilter(logging.Filter):
         return True
 
 
+class HealthProbeFilter(logging.Filter):
+    """Drops django.request's line for an unhealthy /api/health answer: the 503 is the probe's answer, not
+    a server error (its body says which check fails), and load balancers and `make run` poll it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        return not (
+            getattr(record, "status_code", None) == 503 and getattr(request, "path", "") == "/api/health"
+        )
+
+
 class RequestIdFilter(logging.Filter):
     """Puts the request id (django-guid's correlation id, carried into Celery tasks) on every record as
     `request_id`: "-" outside a request or task."""

@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 from django.utils import timezone
 
@@ -56,3 +58,13 @@ def test_docs_page_for_the_operator_secret(client, settings):
     # then
     assert response.status_code == 200
     assert b"swagger-ui-dist/swagger-ui-bundle.js" in response.content
+
+
+@pytest.mark.django_db
+def test_an_unhealthy_answer_is_not_logged_as_a_server_error(client, caplog):
+    # given no beat heartbeat (unhealthy); when probed, as make run and load balancers do
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        response = client.get("/api/health")
+    # then the 503 answers the probe, and no "Service Unavailable" error line is logged for it
+    assert response.status_code == 503
+    assert [r for r in caplog.records if r.name == "django.request"] == []
