@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from broker.exceptions import BrokerError, BrokerRejectedError
+from broker.parsing import read_acks
+from broker.transport import Transport, WireRequest, send
 from broker.types import (
     ApiFlavor,
     Funds,
@@ -32,6 +35,18 @@ DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 10.0)
 WEBHOOK_PREFIX = "/rest/AliceBlueAPIService/api/webhook"
 
 
+@dataclasses.dataclass(frozen=True)
+class PlaceCall:
+    """A place-order request ready to send and how to read its answer: one result per order, in order.
+
+    `place_orders` sends it at once; the replication engine sends many accounts' calls together
+    (`broker.async_transport.send_all`) and reads each answer with `read`.
+    """
+
+    request: WireRequest
+    read: Callable[[Any], list[OrderAck | BrokerError]]
+
+
 def websocket_url(base_url: str, path: str) -> str:
     """`path` on the host of `base_url`, with the scheme switched to ws (http) or wss (https)."""
     parts = urlsplit(base_url.rstrip("/"))
@@ -43,6 +58,18 @@ class AliceBlueClient(ABC):
     """One account's view of Alice Blue. Construct with a Session for trading calls."""
 
     flavor: ApiFlavor
+    place_order_path: str  # relative to the transport's root
+    place_order_what: str  # how errors name the call
+    _transport: Transport
+
+    @abstractmethod
+    def _auth_headers(self) -> dict[str, str]: ...
+
+    @abstractmethod
+    def _order_payload(self, order: OrderRequest) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def _parse_acks(self, answer: Any, count: int) -> list[OrderAck | BrokerError]: ...
 
     def __init__(
         self,
@@ -73,9 +100,29 @@ class AliceBlueClient(ABC):
         raise BrokerError(f"{self.flavor} API has no API-key session flow", code="unsupported")
 
     # -- orders -----------------------------------------------------------------------------------------
-    @abstractmethod
+    def place_orders_call(self, orders: Sequence[OrderRequest]) -> PlaceCall:
+        """The place-order request for a non-empty basket (BrokerAuthError without a session): a POST of the
+        flavour's order payloads to its place-order path; per-order rejects come back in the answer."""
+        count, what = len(orders), self.place_order_what
+        request = self._transport.prepare(
+            "POST",
+            self.place_order_path,
+            json_body=[self._order_payload(order) for order in orders],
+            headers=self._auth_headers(),
+            mutating=True,
+            user_id=self.session.user_id if self.session else "",
+        )
+        return PlaceCall(
+            request=request,
+            read=lambda answer: read_acks(lambda: self._parse_acks(answer, count), count, what),
+        )
+
     def place_orders(self, orders: Sequence[OrderRequest]) -> list[OrderAck | BrokerError]:
         """Place a basket in one request; one result per order, in order (per-order rejects as errors)."""
+        if not orders:
+            return []
+        call = self.place_orders_call(orders)
+        return call.read(send(call.request).body)
 
     def place_order(self, order: OrderRequest) -> OrderAck:
         """Place one order; raises the per-order error when the broker refused it."""

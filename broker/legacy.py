@@ -8,7 +8,6 @@ ever retried here.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from typing import Any
 
 from broker import parsing_legacy as wire
@@ -16,7 +15,7 @@ from broker import parsing_order_notify as notify_wire
 from broker.budget import CallBudget
 from broker.client import DEFAULT_TIMEOUT, AliceBlueClient, websocket_url
 from broker.exceptions import BrokerAuthError, BrokerError, BrokerRejectedError
-from broker.parsing import read_ack, read_acks, read_one, read_rows
+from broker.parsing import read_ack, read_one, read_rows
 from broker.transport import DEFAULT_POOL_SIZE, Transport
 from broker.types import (
     ApiFlavor,
@@ -45,6 +44,8 @@ class LegacyClient(AliceBlueClient):
     """One account on the legacy API. Raises only `broker.exceptions` classes."""
 
     flavor = ApiFlavor.LEGACY
+    place_order_path = "api/placeOrder/executePlaceOrder"
+    place_order_what = "place"
 
     def __init__(
         self,
@@ -128,15 +129,11 @@ class LegacyClient(AliceBlueClient):
         return Session(user_id=user, token=session, flavor=ApiFlavor.LEGACY, client_id=user)
 
     # -- orders -----------------------------------------------------------------------------------------
-    def place_orders(self, orders: Sequence[OrderRequest]) -> list[OrderAck | BrokerError]:
-        """POST placeOrder/executePlaceOrder (list); request failures raise, per-order rejects return."""
-        if not orders:
-            return []
-        body = [wire.order_payload(order) for order in orders]
-        answer = self._call("POST", "placeOrder/executePlaceOrder", body=body, mutating=True)
-        return read_acks(
-            lambda: wire.parse_acks(answer, len(orders), what="executePlaceOrder"), len(orders), "place"
-        )
+    def _order_payload(self, order: OrderRequest) -> dict[str, Any]:
+        return wire.order_payload(order)
+
+    def _parse_acks(self, answer: Any, count: int) -> list[OrderAck | BrokerError]:
+        return wire.parse_acks(answer, count, what="executePlaceOrder")
 
     def modify_order(self, change: ModifyRequest) -> OrderAck:
         """POST placeOrder/modifyOrder (full replacement; None price/trigger filled from the book)."""

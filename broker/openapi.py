@@ -7,7 +7,6 @@ Auth: vendor checksum exchange for a JWT, then `Authorization: Bearer <JWT>`. En
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from typing import Any
 
 from broker import parsing_openapi as wire
@@ -48,6 +47,8 @@ class OpenApiClient(AliceBlueClient):
     """One account on the open-api. Raises only `broker.exceptions` classes."""
 
     flavor = ApiFlavor.OPENAPI
+    place_order_path = "orders/placeorder"
+    place_order_what = "placeorder"
 
     def __init__(
         self,
@@ -120,15 +121,11 @@ class OpenApiClient(AliceBlueClient):
         )
 
     # -- orders -----------------------------------------------------------------------------------------
-    def place_orders(self, orders: Sequence[OrderRequest]) -> list[OrderAck | BrokerError]:
-        """POST orders/placeorder (array); a whole-request failure raises, per-order rejects are returned."""
-        if not orders:
-            return []
-        body = [wire.order_payload(order) for order in orders]
-        answer = self._call("POST", "orders/placeorder", body=body, mutating=True)
-        return read_acks(
-            lambda: wire.parse_acks(answer, len(orders), what="placeorder"), len(orders), "placeorder"
-        )
+    def _order_payload(self, order: OrderRequest) -> dict[str, Any]:
+        return wire.order_payload(order)
+
+    def _parse_acks(self, answer: Any, count: int) -> list[OrderAck | BrokerError]:
+        return wire.parse_acks(answer, count, what="placeorder")
 
     def modify_order(self, change: ModifyRequest) -> OrderAck:
         """POST orders/modify (object). Raises BrokerRejectedError (e.g. EC993), BrokerTimeoutError..."""

@@ -28,8 +28,8 @@ import os
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -102,12 +102,22 @@ def http_session(base_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> reques
     return session
 
 
+_closers: list[Callable[[], None]] = []
+
+
+def on_close(closer: Callable[[], None]) -> None:
+    """Register another pool (the async sender's) for `close_http_sessions` to close too."""
+    _closers.append(closer)
+
+
 def close_http_sessions() -> None:
     """Close every pooled session of this process (tests, shutdown)."""
     with _sessions_lock:
         for session in _sessions.values():
             session.close()
         _sessions.clear()
+    for closer in _closers:
+        closer()
 
 
 @dataclass(frozen=True)
@@ -277,6 +287,145 @@ def classify_response(
 # -- the transport -----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class WireRequest:
+    """One HTTP request as the client means to send it, with how to judge its answer. Built by
+    `Transport.prepare`; sent by `send` (requests, blocking) or `broker.async_transport.send_all` (a batch
+    at once). Its repr never shows headers or body (they carry the session token and the order)."""
+
+    method: str
+    base_url: str
+    path: str
+    headers: dict[str, str] = field(repr=False)
+    json_body: Any = field(repr=False)
+    mutating: bool
+    user_id: str
+    timeout: tuple[float, float]
+    pool_size: int = DEFAULT_POOL_SIZE
+    client_errors_as_body: bool = False
+    empty_ok: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/{self.path.lstrip('/')}"
+
+    @property
+    def what(self) -> str:
+        return self.path.rsplit("/", 1)[-1] or self.path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def unusable_session(request: WireRequest) -> BrokerAuthError:
+    """A header value (the session token) that HTTP cannot carry: nothing is sent, and the session is
+    unusable until it is replaced."""
+    return BrokerAuthError(
+        f"{request.what}: the stored session cannot be sent in an HTTP header; replace it",
+        code="unusable_session",
+    )
+
+
+def headers_sendable(headers: dict[str, str]) -> bool:
+    """Whether every header value is one HTTP/1.1 can carry (latin-1, no line breaks or NUL)."""
+    for value in headers.values():
+        if any(char in value for char in "\r\n\0"):
+            return False
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            return False
+    return True
+
+
+def answer_of(
+    request: WireRequest,
+    *,
+    status: int,
+    content_type: str,
+    text: str,
+    retry_after: str | None,
+    started: float,
+) -> JsonResponse:
+    """Judge an HTTP answer to `request` (see `classify_response`) and log it; raises the BrokerError."""
+    try:
+        result = classify_response(
+            status=status,
+            content_type=content_type,
+            text=text,
+            mutating=request.mutating,
+            what=request.what,
+            retry_after=retry_after,
+            client_errors_as_body=request.client_errors_as_body,
+            empty_ok=request.empty_ok,
+        )
+    except BrokerError as error:
+        log_call(request, status, started, error)
+        raise
+    log_call(request, status, started, None)
+    return result
+
+
+def send(request: WireRequest) -> JsonResponse:
+    """Send one request on the pooled `requests` session (never retried); BrokerError on failure."""
+    started = time.monotonic()
+    if not headers_sendable(request.headers):
+        error: BrokerError = unusable_session(request)
+        log_call(request, "-", started, error)
+        raise error
+    session = http_session(request.base_url, pool_size=request.pool_size)
+    try:
+        response = session.request(
+            request.method,
+            request.url,
+            json=request.json_body,
+            headers=request.headers,
+            timeout=request.timeout,
+            allow_redirects=False,
+        )
+        text = response.text
+    except (UnicodeEncodeError, requests.exceptions.InvalidHeader):
+        error = unusable_session(request)
+        log_call(request, "-", started, error)
+        raise error from None
+    except requests.RequestException as exc:
+        error = classify_exception(exc, mutating=request.mutating, what=request.what)
+        log_call(request, "-", started, error)
+        raise error from None
+    return answer_of(
+        request,
+        status=response.status_code,
+        content_type=response.headers.get("Content-Type", ""),
+        text=text,
+        retry_after=response.headers.get("Retry-After"),
+        started=started,
+    )
+
+
+def log_call(request: WireRequest, status: Any, started: float, error: BrokerError | None) -> None:
+    # Method, path, status and timing only: never headers (Authorization), bodies, checksums or tokens.
+    elapsed_ms = (time.monotonic() - started) * 1000
+    if error is None:
+        level = logging.INFO if request.mutating else logging.DEBUG
+        if logger.isEnabledFor(level):
+            logger.log(
+                level,
+                "%s %s user=%s status=%s %.0f ms",
+                request.method,
+                request.path,
+                request.user_id or "-",
+                status,
+                elapsed_ms,
+            )
+    else:
+        logger.warning(
+            "%s %s user=%s status=%s %.0f ms failed: %s",
+            request.method,
+            request.path,
+            request.user_id or "-",
+            status,
+            elapsed_ms,
+            type(error).__name__,
+        )
+
+
 class Transport:
     """JSON over HTTP to one broker root URL with explicit timeouts; raises only BrokerError."""
 
@@ -293,6 +442,45 @@ class Transport:
         self.pool_size = pool_size
         self.budget = budget
 
+    def prepare(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        mutating: bool,
+        user_id: str = "",
+        client_errors_as_body: bool = False,
+        empty_ok: bool = False,
+    ) -> WireRequest:
+        """The request to send; a non-order call over the account's budget raises (it is never sent)."""
+        all_headers = {"Accept": "application/json"}
+        if headers:
+            all_headers.update(headers)
+        request = WireRequest(
+            method=method,
+            base_url=self.base_url,
+            path=path,
+            headers=all_headers,
+            json_body=json_body,
+            mutating=mutating,
+            user_id=user_id,
+            timeout=self.timeout,
+            pool_size=self.pool_size,
+            client_errors_as_body=client_errors_as_body,
+            empty_ok=empty_ok,
+        )
+        if self.budget is not None and not mutating and user_id and not self.budget.spend(user_id):
+            use = self.budget.use(user_id)
+            raise BrokerRateLimitedError(
+                f"{request.what}: {user_id}'s budget of non-order calls ({self.budget.rate}) is used up; "
+                "not sent",
+                code="budget_exhausted",
+                retry_after=use.resets_in,
+            )
+        return request
+
     def request(
         self,
         method: str,
@@ -306,84 +494,15 @@ class Transport:
         empty_ok: bool = False,
     ) -> JsonResponse:
         """Send one request (never retried) and return its JSON; failures raise BrokerError subclasses."""
-        what = path.rsplit("/", 1)[-1] or path.rstrip("/").rsplit("/", 1)[-1]
-        if self.budget is not None and not mutating and user_id and not self.budget.spend(user_id):
-            use = self.budget.use(user_id)
-            raise BrokerRateLimitedError(
-                f"{what}: {user_id}'s budget of non-order calls ({self.budget.rate}) is used up; not sent",
-                code="budget_exhausted",
-                retry_after=use.resets_in,
-            )
-        all_headers = {"Accept": "application/json"}
-        if headers:
-            all_headers.update(headers)
-        url = f"{self.base_url}/{path.lstrip('/')}"
-        session = http_session(self.base_url, pool_size=self.pool_size)
-        started = time.monotonic()
-        try:
-            response = session.request(
+        return send(
+            self.prepare(
                 method,
-                url,
-                json=json_body,
-                headers=all_headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-            text = response.text
-        except (UnicodeEncodeError, requests.exceptions.InvalidHeader):
-            # A header value (the session token) that HTTP cannot carry: nothing was sent, and the session is
-            # unusable until it is replaced.
-            error: BrokerError = BrokerAuthError(
-                f"{what}: the stored session cannot be sent in an HTTP header; replace it",
-                code="unusable_session",
-            )
-            self._log(method, path, "-", started, user_id, mutating, error)
-            raise error from None
-        except requests.RequestException as exc:
-            error = classify_exception(exc, mutating=mutating, what=what)
-            self._log(method, path, "-", started, user_id, mutating, error)
-            raise error from None
-        try:
-            result = classify_response(
-                status=response.status_code,
-                content_type=response.headers.get("Content-Type", ""),
-                text=text,
+                path,
+                json_body=json_body,
+                headers=headers,
                 mutating=mutating,
-                what=what,
-                retry_after=response.headers.get("Retry-After"),
+                user_id=user_id,
                 client_errors_as_body=client_errors_as_body,
                 empty_ok=empty_ok,
             )
-        except BrokerError as error:
-            self._log(method, path, response.status_code, started, user_id, mutating, error)
-            raise
-        self._log(method, path, response.status_code, started, user_id, mutating, None)
-        return result
-
-    @staticmethod
-    def _log(
-        method: str,
-        path: str,
-        status: Any,
-        started: float,
-        user_id: str,
-        mutating: bool,
-        error: BrokerError | None,
-    ) -> None:
-        # Method, path, status and timing only: never headers (Authorization), bodies, checksums or tokens.
-        elapsed_ms = (time.monotonic() - started) * 1000
-        if error is None:
-            level = logging.INFO if mutating else logging.DEBUG
-            logger.log(
-                level, "%s %s user=%s status=%s %.0f ms", method, path, user_id or "-", status, elapsed_ms
-            )
-        else:
-            logger.warning(
-                "%s %s user=%s status=%s %.0f ms failed: %s",
-                method,
-                path,
-                user_id or "-",
-                status,
-                elapsed_ms,
-                type(error).__name__,
-            )
+        )

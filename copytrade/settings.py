@@ -336,10 +336,9 @@ REPLICATION_SYNC_TIMEOUT = env.float("REPLICATION_SYNC_TIMEOUT", default=5.0)
 REPLICATION_MAX_ATTEMPTS = env.int("REPLICATION_MAX_ATTEMPTS", default=4)
 REPLICATION_RETRY_BACKOFF = env.float("REPLICATION_RETRY_BACKOFF", default=1.0)
 REPLICATION_RETRY_BACKOFF_MAX = env.float("REPLICATION_RETRY_BACKOFF_MAX", default=30.0)
-# A fan-out places first attempts in batches: one task per BATCH_SIZE followers, each sending its orders
-# concurrently from up to THREADS threads (so 100 followers need neither 100 tasks nor 100 worker threads).
+# A fan-out places first attempts in batches: one task per BATCH_SIZE followers, sending all its orders at
+# once from the worker process's asyncio client (so 100 followers need neither 100 tasks nor 100 threads).
 REPLICATION_PLACEMENT_BATCH_SIZE = env.int("REPLICATION_PLACEMENT_BATCH_SIZE", default=25)
-REPLICATION_PLACEMENT_THREADS = env.int("REPLICATION_PLACEMENT_THREADS", default=50)
 # An ENTRY not sent within this many seconds of its fan-out (workers down, broker unavailable) is never sent:
 # the price has moved on. Rows an earlier attempt may have placed are reconciled by tag instead.
 REPLICATION_ENTRY_MAX_AGE = env.float("REPLICATION_ENTRY_MAX_AGE", default=300.0)

@@ -85,6 +85,13 @@ def rate_limited_response(flavor: str, retry_after: float) -> web.Response:
     return json_response({"stat": "Not_Ok", "emsg": "Too many requests"}, status=429, headers=headers)
 
 
+def order_rejected_response(flavor: str) -> web.Response:
+    """The broker refusing an order outright (the `order_rejected` fault: a quantity over its maximum)."""
+    if flavor == OPENAPI:
+        return openapi_fail("EC948")
+    return legacy_fail("Quantity exceeds the maximum allowed")
+
+
 def http500_response(path: str) -> web.Response:
     """A Spring-style 500 error body."""
     body = {"timestamp": "", "status": 500, "error": "Internal Server Error", "path": path}

@@ -28,6 +28,7 @@ FAULT_MODES = frozenset(
         "drop_after_accept",
         "session_expired",
         "rate_limited",
+        "order_rejected",
     }
 )
 SECRET_KEYS = frozenset(
@@ -171,6 +172,8 @@ async def _fault_response(rule: FaultRule, request: web.Request, state: SimState
         return envelopes.session_expired_response(state, flavor)
     if rule.mode == "rate_limited":
         return envelopes.rate_limited_response(flavor, 60)
+    if rule.mode == "order_rejected":
+        return envelopes.order_rejected_response(flavor)
     if rule.mode == "timeout_before":
         await asyncio.sleep(rule.hold_seconds)
         return envelopes.html_response(envelopes.HTML_504, status=504)

@@ -1,5 +1,6 @@
 """Placing a fan-out's first attempts in batches: one task claims many PENDING rows in one statement, sends
-their orders concurrently, and writes the acknowledgements in one statement.
+all their orders at once from the process's asyncio client (`broker.async_transport`), and writes the
+acknowledgements in one statement.
 
 The per-row contract is `placement.order_mapping_place`'s: rows are locked and moved PENDING -> SUBMITTING
 (attempts + 1) in a committed transaction before any order is sent; failures are recorded by
@@ -10,19 +11,19 @@ single-row task, which looks the tag up before sending again.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
-from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, CharField, F, Value, When
+from django.db import connection, transaction
+from django.db.models import F, Field
 from django.utils import timezone
 
 from accounts.exceptions import SessionMissing
 from accounts.models import Account
 from accounts.selectors import account_broker_client, master_settings_get
 from accounts.services.sessions import account_session_note_success
-from broker.client import AliceBlueClient
+from broker.async_transport import send_all
+from broker.client import AliceBlueClient, PlaceCall
 from broker.exceptions import BrokerError, BrokerOutcomeUnknownError
 from broker.types import OrderAck
 from replication import states
@@ -85,44 +86,76 @@ def _claim_batch(mapping_ids: list[int]) -> tuple[list[OrderMapping], dict[int, 
     return claimed, settled
 
 
-def _place_one(client: AliceBlueClient, mapping: OrderMapping) -> OrderAck | BrokerError:
-    """Send one order (runs in a pool thread: no database access here)."""
-    placement.log_placing(mapping)
+def _send_batch(to_send: list[tuple[OrderMapping, AliceBlueClient]]) -> list[OrderAck | BrokerError]:
+    """Send every claimed row's order at once (one asyncio client per process); one result per row."""
+    results: list[OrderAck | BrokerError | None] = [None] * len(to_send)
+    calls: list[tuple[int, PlaceCall]] = []
+    for index, (mapping, client) in enumerate(to_send):
+        placement.log_placing(mapping)
+        try:
+            calls.append((index, client.place_orders_call([placement.order_request_for(mapping)])))
+        except BrokerError as exc:  # no session for the client: nothing is sent
+            results[index] = exc
+    answers = send_all([call.request for _index, call in calls])
+    for (index, call), answer in zip(calls, answers, strict=True):
+        results[index] = answer if isinstance(answer, BrokerError) else _read_one(call, answer.body)
+    return [result for result in results if result is not None]
+
+
+def _read_one(call: PlaceCall, body: object) -> OrderAck | BrokerError:
     try:
-        return client.place_order(placement.order_request_for(mapping))
-    except BrokerError as exc:
+        (result,) = call.read(body)
+    except BrokerError as exc:  # the envelope says the whole request failed
         return exc
-    except Exception as exc:  # a bug after the request may have left: the outcome is unknown
-        logger.exception("mapping %s: unexpected error while placing", mapping.pk)
+    except Exception as exc:  # a bug reading an answer to a sent order: its outcome is unknown
+        logger.exception("unexpected error reading a place-order answer")
         return BrokerOutcomeUnknownError(
-            f"unexpected {type(exc).__name__} while placing", code="client_error"
+            f"unexpected {type(exc).__name__} reading the answer", code="client_error"
         )
+    return result
+
+
+_ACK_COLUMNS = ("id", "status", "follower_order_id", "reason", "reason_code", "placed_at", "updated_at")
+
+
+def _column(name: str) -> str:
+    field = OrderMapping._meta.get_field(name)
+    if not isinstance(field, Field) or not field.column:
+        raise TypeError(f"OrderMapping.{name} is not a column")
+    return field.column
 
 
 def _record_acks(acked: list[tuple[OrderMapping, OrderAck]]) -> None:
     """Write every acknowledgement with one conditional UPDATE (states.ACK_FROM -> ACTIVE).
 
-    All rows get the same status, reason and times; only the order id differs, so a single CASE on it
-    replaces Django's bulk_update (a CASE per row per field, which dominated the worker's CPU). The status
-    condition makes each row's move atomic, as on the single-row path: whoever moved a row first wins.
+    All rows get the same status, reason and times; only the order id differs, so one statement with a
+    CASE on the id sets them all. It is written in SQL because building the same CASE from Django
+    expressions (`Case(When(...))`, or `bulk_update`) was most of a batch's CPU. The status condition makes
+    each row's move atomic, as on the single-row path: whoever moved a row first wins.
     """
     if not acked:
         return
     states.check_transition(states.ACK_FROM, Status.ACTIVE)
     now = timezone.now()
-    order_ids = Case(
-        *(When(pk=mapping.pk, then=Value(ack.order_id)) for mapping, ack in acked), output_field=CharField()
+    meta = OrderMapping._meta
+    column = {name: connection.ops.quote_name(_column(name)) for name in _ACK_COLUMNS}
+    when_at = meta.get_field("placed_at").get_db_prep_value(now, connection)
+    pks = [mapping.pk for mapping, _ack in acked]
+    # Identifiers are the model's own, quoted; every value is a parameter.
+    sql = (
+        f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {column['status']} = %s, "  # noqa: S608
+        f"{column['follower_order_id']} = CASE {column['id']} {' '.join(['WHEN %s THEN %s'] * len(acked))} "
+        f"END, {column['reason']} = '', {column['reason_code']} = %s, {column['placed_at']} = %s, "
+        f"{column['updated_at']} = %s WHERE {column['id']} IN ({', '.join(['%s'] * len(pks))}) "
+        f"AND {column['status']} IN ({', '.join(['%s'] * len(states.ACK_FROM))})"
     )
-    applied = OrderMapping.objects.filter(
-        pk__in=[mapping.pk for mapping, _ack in acked], status__in=states.ACK_FROM
-    ).update(
-        status=Status.ACTIVE,
-        follower_order_id=order_ids,
-        reason="",
-        reason_code=states.ReasonCode.NONE,
-        placed_at=now,
-        updated_at=now,
-    )
+    params: list[Any] = [str(Status.ACTIVE)]
+    for mapping, ack in acked:
+        params += [mapping.pk, ack.order_id]
+    params += [str(states.ReasonCode.NONE), when_at, when_at, *pks, *(str(s) for s in states.ACK_FROM)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        applied = cursor.rowcount
     moved: set[int] = set()
     if applied != len(acked):
         moved = set(
@@ -155,9 +188,7 @@ def order_mappings_place_batch(*, mapping_ids: list[int]) -> BatchOutcome:
             outcome = placement.session_failed(mapping, exc, from_statuses=(Status.SUBMITTING,))
             statuses[mapping.pk] = outcome.status
     if to_send:
-        threads = max(1, min(len(to_send), settings.REPLICATION_PLACEMENT_THREADS))
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="place") as pool:
-            results = list(pool.map(lambda pair: _place_one(pair[1], pair[0]), to_send))
+        results = _send_batch(to_send)
         acked = []
         for (mapping, _client), result in zip(to_send, results, strict=True):
             if isinstance(result, BrokerError):

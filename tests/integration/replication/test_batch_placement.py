@@ -22,32 +22,50 @@ def _pending_mappings(followers, master_order_id: str = "M-BATCH-1") -> list[Ord
 
 
 def test_one_batch_gives_each_follower_its_own_outcome(api, sim, worker, make_follower, settings):
-    # given four followers in one batch: healthy, session expired at the broker, 500 once, paper
+    # given seven followers in one batch: healthy, session expired at the broker, 500 once, paper, refused by
+    # the broker, accepted but answered after the read timeout, and accepted with the connection dropped
     settings.REPLICATION_PLACEMENT_BATCH_SIZE = 10
-    healthy, expired, flaky, paper = (
+    healthy, expired, flaky, paper, refused, slow, dropped = (
         make_follower(),
         make_follower(),
         make_follower(),
         make_follower(paper=True),
+        make_follower(),
+        make_follower(),
+        make_follower(),
     )
     sim.add_fault(user_id=expired.client_id, endpoint="placeorder", mode="session_expired")
     sim.add_fault(user_id=flaky.client_id, endpoint="placeorder", mode="http500", count=1)
+    sim.add_fault(user_id=refused.client_id, endpoint="placeorder", mode="order_rejected")
+    sim.add_fault(
+        user_id=slow.client_id, endpoint="placeorder", mode="timeout_after_accept", count=1, hold_seconds=3
+    )
+    sim.add_fault(user_id=dropped.client_id, endpoint="placeorder", mode="drop_after_accept", count=1)
     # when
-    api.post("/api/trades/replicate", {"trade": trade("M-MIX-1")}, format="json")
+    api.post("/api/trades/replicate?wait=0", {"trade": trade("M-MIX-1")}, format="json")
     # then every row ends where its own outcome puts it
-    assert wait_for(lambda: settled("M-MIX-1"), timeout=15)
+    assert wait_for(lambda: settled("M-MIX-1"), timeout=20)
     by_follower = {m.follower_id: m for m in OrderMapping.objects.filter(master_order_id="M-MIX-1")}
     assert (by_follower[healthy.pk].status, by_follower[healthy.pk].attempts) == (Status.ACTIVE, 1)
     assert by_follower[expired.pk].status == Status.FAILED
     assert "Session expired" in by_follower[expired.pk].reason
     assert (by_follower[flaky.pk].status, by_follower[flaky.pk].attempts) == (Status.ACTIVE, 2)
     assert by_follower[paper.pk].status == Status.SKIPPED
+    assert by_follower[refused.pk].status == Status.REJECTED
+    assert by_follower[refused.pk].reason_code == OrderMapping.ReasonCode.BROKER_REJECTED
+    # the two whose answers were lost were found by their tag (filled meanwhile), not sent again
+    for lost in (slow, dropped):
+        assert (by_follower[lost.pk].status, by_follower[lost.pk].attempts) == (Status.COMPLETED, 1)
+        (order,) = sim.orders(lost.client_id)
+        assert by_follower[lost.pk].follower_order_id == order["orderId"]
+        assert order["orderTag"] == by_follower[lost.pk].order_tag
     # and the broker saw exactly one order from each follower that was sent one, none from the others
-    assert len(sim.orders(healthy.client_id)) == 1
-    assert len(sim.orders(flaky.client_id)) == 1
-    assert sim.orders(expired.client_id) == []
-    assert sim.orders(paper.client_id) == []
+    for follower in (healthy, flaky):
+        assert len(sim.orders(follower.client_id)) == 1
+    for follower in (expired, paper, refused):
+        assert sim.orders(follower.client_id) == []
     assert by_follower[healthy.pk].follower_order_id == sim.orders(healthy.client_id)[0]["orderId"]
+    assert len(by_follower) == 7
 
 
 def test_a_redelivered_batch_places_nothing_twice(sim, engine, make_follower):
