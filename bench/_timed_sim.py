@@ -5,7 +5,12 @@ a 100 ms target. This wrapper runs the unchanged simulator application in its ow
 outermost aiohttp middleware that records, for every place-order request, the wall-clock time
 (`time.time()`, comparable with the benchmark's t0 on the same machine) when the request arrived and when
 its response was ready to be written (the acknowledgement), with the order tags and the HTTP status.
-`GET /bench/acks` returns the records; `DELETE /bench/acks` clears them.
+`GET /bench/acks` returns the records (`?countOnly=1`: only how many); `DELETE /bench/acks` clears them.
+
+The simulator's own `/sim/orders` can only filter by user, and a benchmark with 10,000+ orders would fetch the
+whole ledger for each check: `POST /bench/ledger` `{"tags": [...]}` answers the ledger's size and the orders
+(id, user, tag, status) whose tag is one of those (every such order: a duplicate shows as two);
+`GET /bench/ledger` answers the size only.
 
 Run: python bench/_timed_sim.py --port 9100
 """
@@ -28,6 +33,7 @@ if str(ROOT) not in sys.path:
 from aiohttp import web  # noqa: E402
 
 from broker.simulator.app import build_app  # noqa: E402
+from broker.simulator.app_keys import STATE_KEY  # noqa: E402
 from broker.simulator.server import SHUTDOWN_TIMEOUT  # noqa: E402
 from broker.simulator.state import SimulatorOptions  # noqa: E402
 
@@ -64,6 +70,8 @@ async def ack_clock(request: web.Request, handler):
 
 
 async def acks_get(request: web.Request) -> web.Response:
+    if request.query.get("countOnly"):
+        return web.json_response({"ok": True, "count": len(request.app[ACKS])})
     return web.json_response({"ok": True, "acks": request.app[ACKS]})
 
 
@@ -72,12 +80,30 @@ async def acks_clear(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def ledger_get(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "total": len(request.app[STATE_KEY].orders)})
+
+
+async def ledger_post(request: web.Request) -> web.Response:
+    body = await request.json()
+    tags = set(body.get("tags") or []) if isinstance(body, dict) else set()
+    orders = request.app[STATE_KEY].orders.values()
+    found = [
+        {"orderId": o.order_id, "userId": o.user_id, "orderTag": o.tag, "status": o.status}
+        for o in orders
+        if o.tag in tags
+    ]
+    return web.json_response({"ok": True, "total": len(orders), "orders": found})
+
+
 def build(options: SimulatorOptions) -> web.Application:
     app = build_app(options)
     app.middlewares.insert(0, ack_clock)  # outermost: sees the simulator's latency and processing
     app[ACKS] = []
     app.router.add_get("/bench/acks", acks_get)
     app.router.add_delete("/bench/acks", acks_clear)
+    app.router.add_get("/bench/ledger", ledger_get)
+    app.router.add_post("/bench/ledger", ledger_post)
     return app
 
 
