@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import aiohttp
 import requests
@@ -108,23 +108,28 @@ transport.on_close(close_async_sessions)
 atexit.register(close_async_sessions)
 
 
-def send_all(batch: Sequence[WireRequest]) -> list[JsonResponse | BrokerError]:
-    """Send every request at once; one answer (or the BrokerError it means) per request, in order."""
-    if not batch:
-        return []
+def send_all(batch: Iterable[WireRequest]) -> list[JsonResponse | BrokerError]:
+    """Send every request at once; one answer (or the BrokerError it means) per request, in order.
+
+    Each request is handed to the loop as soon as `batch` yields it, so a caller preparing many requests
+    (a generator) has the first on the wire while it prepares the rest.
+    """
     state = _loop()
-    future = asyncio.run_coroutine_threadsafe(_send_all(state, batch), state.loop)
-    wait = max(sum(request.timeout) for request in batch) + _BATCH_GRACE
-    try:
-        return future.result(timeout=wait)
-    except concurrent.futures.TimeoutError:
-        future.cancel()
-        logger.error("a batch of %d broker requests had no result after %.0f s", len(batch), wait)
-        return [_no_answer(request, "batch timeout") for request in batch]
-
-
-async def _send_all(state: _Loop, batch: Sequence[WireRequest]) -> list[JsonResponse | BrokerError]:
-    return list(await asyncio.gather(*(_send_one(state, request) for request in batch)))
+    sent: list[tuple[WireRequest, concurrent.futures.Future[JsonResponse | BrokerError]]] = []
+    for request in batch:
+        sent.append((request, asyncio.run_coroutine_threadsafe(_send_one(state, request), state.loop)))
+    if not sent:
+        return []
+    deadline = time.monotonic() + max(sum(request.timeout) for request, _future in sent) + _BATCH_GRACE
+    results: list[JsonResponse | BrokerError] = []
+    for request, future in sent:
+        try:
+            results.append(future.result(timeout=max(deadline - time.monotonic(), 0.0)))
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            logger.error("a broker request (%s) had no result by the batch's deadline", request.what)
+            results.append(_no_answer(request, "batch timeout"))
+    return results
 
 
 def _decoded(raw: bytes, charset: str | None) -> str:

@@ -339,6 +339,8 @@ REPLICATION_RETRY_BACKOFF_MAX = env.float("REPLICATION_RETRY_BACKOFF_MAX", defau
 # A fan-out places first attempts in batches: one task per BATCH_SIZE followers, sending all its orders at
 # once from the worker process's asyncio client (so 100 followers need neither 100 tasks nor 100 threads).
 REPLICATION_PLACEMENT_BATCH_SIZE = env.int("REPLICATION_PLACEMENT_BATCH_SIZE", default=25)
+# The first batch is smaller: its few rows are claimed and sent while the larger batches are being claimed.
+REPLICATION_PLACEMENT_FIRST_BATCH = env.int("REPLICATION_PLACEMENT_FIRST_BATCH", default=5)
 # An ENTRY not sent within this many seconds of its fan-out (workers down, broker unavailable) is never sent:
 # the price has moved on. Rows an earlier attempt may have placed are reconciled by tag instead.
 REPLICATION_ENTRY_MAX_AGE = env.float("REPLICATION_ENTRY_MAX_AGE", default=300.0)

@@ -53,11 +53,26 @@ def placement_enqueue(mapping_id: int, *, countdown: float | None = None) -> Non
     _send_on_commit(PLACE, [mapping_id], countdown=countdown)
 
 
+def placement_batches(mapping_ids: Sequence[int], *, first: int, size: int) -> list[list[int]]:
+    """`mapping_ids` split into a first batch of `first` and then batches of `size` (in order)."""
+    size = max(1, size)
+    first = max(1, min(first, size))
+    if not mapping_ids:
+        return []
+    starts = [0, *range(first, len(mapping_ids), size)]
+    return [list(mapping_ids[a:b]) for a, b in zip(starts, [*starts[1:], len(mapping_ids)], strict=True)]
+
+
 def placement_batches_enqueue(mapping_ids: Sequence[int]) -> None:
-    """First attempts of a fan-out: one batch task per REPLICATION_PLACEMENT_BATCH_SIZE mappings."""
-    size = max(1, settings.REPLICATION_PLACEMENT_BATCH_SIZE)
-    for start in range(0, len(mapping_ids), size):
-        _send_on_commit(PLACE_BATCH, [list(mapping_ids[start : start + size])])
+    """First attempts of a fan-out: one batch task per REPLICATION_PLACEMENT_BATCH_SIZE mappings, after a
+    first batch of REPLICATION_PLACEMENT_FIRST_BATCH, which is claimed and on the wire while the larger ones
+    are being claimed."""
+    for batch in placement_batches(
+        mapping_ids,
+        first=settings.REPLICATION_PLACEMENT_FIRST_BATCH,
+        size=settings.REPLICATION_PLACEMENT_BATCH_SIZE,
+    ):
+        _send_on_commit(PLACE_BATCH, [batch])
 
 
 def reconcile_enqueue(mapping_id: int, *, countdown: float | None = None) -> None:

@@ -11,6 +11,7 @@ single-row task, which looks the tag up before sending again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,14 +20,14 @@ from django.db.models import F, Field
 from django.utils import timezone
 
 from accounts.exceptions import SessionMissing
-from accounts.models import Account
 from accounts.selectors import account_broker_client, master_settings_get
 from accounts.services.sessions import account_session_note_success
 from broker.async_transport import send_all
 from broker.client import AliceBlueClient, PlaceCall
 from broker.exceptions import BrokerError, BrokerOutcomeUnknownError
+from broker.transport import WireRequest
 from broker.types import OrderAck
-from replication import states
+from replication import selectors, states
 from replication.models import OrderMapping
 from replication.services import placement
 
@@ -58,9 +59,7 @@ def _claim_batch(mapping_ids: list[int]) -> tuple[list[OrderMapping], dict[int, 
         )
         if not rows:
             return [], settled
-        followers = Account.objects.select_related("credential", "risk_config", "consent").in_bulk(
-            {row.follower_id for row in rows}
-        )
+        followers = selectors.followers_with_rules().in_bulk({row.follower_id for row in rows})
         master_settings = master_settings_get()
         claimed = []
         for row in rows:
@@ -87,16 +86,23 @@ def _claim_batch(mapping_ids: list[int]) -> tuple[list[OrderMapping], dict[int, 
 
 
 def _send_batch(to_send: list[tuple[OrderMapping, AliceBlueClient]]) -> list[OrderAck | BrokerError]:
-    """Send every claimed row's order at once (one asyncio client per process); one result per row."""
+    """Send every claimed row's order at once (one asyncio client per process), each as soon as it is
+    prepared; one result per row."""
     results: list[OrderAck | BrokerError | None] = [None] * len(to_send)
     calls: list[tuple[int, PlaceCall]] = []
-    for index, (mapping, client) in enumerate(to_send):
-        placement.log_placing(mapping)
-        try:
-            calls.append((index, client.place_orders_call([placement.order_request_for(mapping)])))
-        except BrokerError as exc:  # no session for the client: nothing is sent
-            results[index] = exc
-    answers = send_all([call.request for _index, call in calls])
+
+    def prepared() -> Iterator[WireRequest]:
+        for index, (mapping, client) in enumerate(to_send):
+            placement.log_placing(mapping)
+            try:
+                call = client.place_orders_call([placement.order_request_for(mapping)])
+            except BrokerError as exc:  # no session for the client: nothing is sent
+                results[index] = exc
+                continue
+            calls.append((index, call))
+            yield call.request
+
+    answers = send_all(prepared())
     for (index, call), answer in zip(calls, answers, strict=True):
         results[index] = answer if isinstance(answer, BrokerError) else _read_one(call, answer.body)
     return [result for result in results if result is not None]

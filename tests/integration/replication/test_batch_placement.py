@@ -24,7 +24,7 @@ def _pending_mappings(followers, master_order_id: str = "M-BATCH-1") -> list[Ord
 def test_one_batch_gives_each_follower_its_own_outcome(api, sim, worker, make_follower, settings):
     # given seven followers in one batch: healthy, session expired at the broker, 500 once, paper, refused by
     # the broker, accepted but answered after the read timeout, and accepted with the connection dropped
-    settings.REPLICATION_PLACEMENT_BATCH_SIZE = 10
+    settings.REPLICATION_PLACEMENT_BATCH_SIZE = settings.REPLICATION_PLACEMENT_FIRST_BATCH = 10
     healthy, expired, flaky, paper, refused, slow, dropped = (
         make_follower(),
         make_follower(),
