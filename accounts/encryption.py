@@ -92,6 +92,13 @@ def key_id_of(ciphertext: str) -> str:
     return parts[1] if len(parts) == 3 else ""
 
 
+# Session tokens are decrypted on every order a follower is sent (the rules check the session, the client
+# carries it): each process keeps what it decrypted, bounded, in memory only. A ciphertext (random nonce)
+# with its row-bound AAD always decrypts to the same plaintext, so the cache never changes an answer; the
+# key is still looked up first, so a key removed from FIELD_ENCRYPTION_KEYS stops decrypting at once.
+_CACHED_FIELDS = ("accounts.brokercredential.access_token:", "accounts.brokercredential.broker_session_id:")
+
+
 def decrypt(ciphertext: str, *, aad: str) -> str:
     """Decrypt with whichever configured key made it; DecryptionError on any mismatch."""
     parts = ciphertext.split("$") if isinstance(ciphertext, str) else []
@@ -101,6 +108,17 @@ def decrypt(ciphertext: str, *, aad: str) -> str:
     key = next((k for k in load_keys() if k.key_id == key_id), None)
     if key is None:
         raise DecryptionError(f"value was encrypted with key {key_id}, which is not configured")
+    if aad.startswith(_CACHED_FIELDS):
+        return _decrypt_cached(key, str(body), aad)
+    return _decrypt(key, body, aad)
+
+
+@lru_cache(maxsize=4096)
+def _decrypt_cached(key: _Key, body: str, aad: str) -> str:
+    return _decrypt(key, body, aad)  # a DecryptionError is raised, never cached
+
+
+def _decrypt(key: _Key, body: str, aad: str) -> str:
     try:
         raw = base64.urlsafe_b64decode(body.encode("ascii"))
     except (binascii.Error, ValueError, UnicodeEncodeError) as exc:

@@ -12,6 +12,7 @@ from typing import TypedDict, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -492,10 +493,16 @@ def mappings_wait(*, mapping_ids: list[int], timeout: float) -> bool:
     """Wait until none of the mappings is in flight (PENDING/SUBMITTING/UNKNOWN), at most `timeout` s."""
     if not mapping_ids:
         return True
-    return _poll(
-        lambda: not OrderMapping.objects.filter(pk__in=mapping_ids, status__in=states.IN_FLIGHT).exists(),
-        timeout=timeout,
-    )
+    # Compiled once, run every 10 ms: building the queryset each time was most of the wait's CPU.
+    in_flight = OrderMapping.objects.filter(pk__in=mapping_ids, status__in=states.IN_FLIGHT).values("pk")[:1]
+    sql, params = in_flight.query.sql_with_params()
+
+    def done() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone() is None
+
+    return _poll(done, timeout=timeout)
 
 
 def actions_wait(*, event: TradeEvent, timeout: float) -> bool:

@@ -276,12 +276,9 @@ def _fan_out_once(
     decisions = _decide(trade=trade, instrument=instrument, followers=new_followers) if new_followers else {}
     with transaction.atomic():
         event = _event_for_place(trade=trade, instrument=instrument, source=source)
-        rows = [
-            _mapping_row(
-                event=event, trade=trade, instrument=instrument, follower=f, decision=decisions[f.pk]
-            )
-            for f in new_followers
-        ]
+        rows = _mapping_rows(
+            event=event, trade=trade, instrument=instrument, followers=new_followers, decisions=decisions
+        )
         _rows_insert(rows)
         _ids_assign(rows)
         pending = [row.pk for row in rows if row.status == OrderMapping.Status.PENDING]
@@ -383,34 +380,51 @@ def _scoped_mappings(master_order_id: str, follower_pks: list[int] | None) -> Qu
     return queryset
 
 
-def _mapping_row(
+def _mapping_rows(
     *,
     event: TradeEvent,
     trade: TradeInput,
     instrument: Instrument,
-    follower: Account,
-    decision: risk.Decision,
-) -> OrderMapping:
-    return OrderMapping(
-        trade_event=event,
+    followers: list[Account],
+    decisions: dict[int, risk.Decision],
+) -> list[OrderMapping]:
+    """One ENTRY mapping per follower, unsaved. Built from positional values (every column, defaults where
+    the trade sets nothing), Django's fast path: keyword construction of 30 columns per row was a tenth
+    of the request's CPU at 100 followers."""
+    fields = OrderMapping._meta.concrete_fields
+    common = {field.attname: field.get_default() for field in fields}
+    common.update(
+        trade_event_id=event.pk,
         master_order_id=trade.id,
-        follower=follower,
         leg=OrderMapping.Leg.ENTRY,
-        order_tag=order_tag_for(
-            master_order_id=trade.id, follower_pk=follower.pk, leg=OrderMapping.Leg.ENTRY
-        ),
         symbol=trade.symbol,
         trading_symbol=instrument.trading_symbol,
         token=instrument.token,
         exchange=trade.exchange,
         side=trade.side,
-        quantity=decision.quantity,
         price=trade.price,
         trigger_price=trade.trigger_price,
         product_type=trade.product_type,
         order_type=trade.order_type,
-        status=OrderMapping.Status.SKIPPED if decision.skipped else OrderMapping.Status.PENDING,
-        reason=decision.reason,
-        reason_code=OrderMapping.ReasonCode.RULE if decision.skipped else OrderMapping.ReasonCode.NONE,
-        note="; ".join(decision.notes)[:255],
     )
+    follower_field, event_field = OrderMapping.follower.field, OrderMapping.trade_event.field
+    rows = []
+    for follower in followers:
+        decision = decisions[follower.pk]
+        values = {
+            **common,
+            "follower_id": follower.pk,
+            "order_tag": order_tag_for(
+                master_order_id=trade.id, follower_pk=follower.pk, leg=OrderMapping.Leg.ENTRY
+            ),
+            "quantity": decision.quantity,
+            "status": OrderMapping.Status.SKIPPED if decision.skipped else OrderMapping.Status.PENDING,
+            "reason": decision.reason,
+            "reason_code": OrderMapping.ReasonCode.RULE if decision.skipped else OrderMapping.ReasonCode.NONE,
+            "note": "; ".join(decision.notes)[:255],
+        }
+        row = OrderMapping(*[values[field.attname] for field in fields])  # type: ignore[misc]  # positional
+        follower_field.set_cached_value(row, follower)
+        event_field.set_cached_value(row, event)
+        rows.append(row)
+    return rows

@@ -244,6 +244,8 @@ def _not_sent(mapping: OrderMapping, exc: BrokerError) -> Outcome:
 
 
 def log_placing(mapping: OrderMapping) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return  # the details below are built for the log line only
     logger.info(
         "[ALICE-BLUE] Placing order for follower %s: %s",
         mapping.follower.account_id,

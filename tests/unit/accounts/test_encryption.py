@@ -91,3 +91,21 @@ def test_masks_show_at_most_last_four():
     assert encryption.token_mask(token) == "abc1234567...8901"
     assert encryption.token_mask("shorttoken1234") == "...1234"
     assert encryption.token_mask("") == ""
+
+
+def test_a_session_token_decrypted_once_still_obeys_the_configured_keys(settings):
+    # given a session token decrypted (and kept by the process) under key A
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_A]
+    sealed = encryption.encrypt("session-token", aad=AAD)
+    assert encryption.decrypt(sealed, aad=AAD) == "session-token"
+    assert encryption.decrypt(sealed, aad=AAD) == "session-token"
+    # then it is still bound to its row and field ...
+    with pytest.raises(DecryptionError):
+        encryption.decrypt(sealed, aad="accounts.brokercredential.access_token:2")
+    # ... a tampered copy is refused ...
+    with pytest.raises(DecryptionError):
+        encryption.decrypt(sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB"), aad=AAD)
+    # ... and once key A is no longer configured, it no longer decrypts
+    settings.FIELD_ENCRYPTION_KEYS = [KEY_B]
+    with pytest.raises(DecryptionError):
+        encryption.decrypt(sealed, aad=AAD)
