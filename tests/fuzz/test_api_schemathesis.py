@@ -35,7 +35,8 @@ def seeded(sim, api, worker, settings, live_server):
     settings.ALICE_API_SECRET = "sim-app-secret"
     settings.ALICE_LOGIN_URL = sim.base_url + "/"
     settings.COPYTRADE_PUBLIC_URL = live_server.url
-    Heartbeat.objects.create(name="worker", last_seen=timezone.now())
+    for name in (Heartbeat.DEFAULT_QUEUE, Heartbeat.PLACEMENT_QUEUE):
+        Heartbeat.objects.create(name=name, last_seen=timezone.now())
     for number in (1, 2):
         user_id = f"FZ{number}"
         sim.create_account(user_id)
