@@ -1,10 +1,12 @@
 """`make run`: the whole service on one machine with embedded defaults and demo data.
 
-Starts the Alice Blue simulator, the web server (admin + API), a Celery worker and beat, the master's
-order-update stream (`manage.py master_stream`), on SQLite and
-kombu's filesystem broker unless DATABASE_URL / CELERY_BROKER_URL say otherwise. Ctrl-C stops everything.
+Starts the Alice Blue simulator, the web server (admin + API), two Celery workers (the placement queue's and
+the default queue's, as production runs them), beat and the master's order-update stream
+(`manage.py master_stream`), on SQLite and kombu's filesystem broker unless DATABASE_URL / CELERY_BROKER_URL
+say otherwise. Every line a process prints is prefixed with its name. Ctrl-C stops everything.
 
-"copytrade is up" is printed once /api/health answers ok (database, Celery broker, beat -> worker heartbeat).
+"copytrade is up" is printed once /api/health answers ok (database, Celery broker, beat -> worker heartbeat
+through each queue).
 While it runs, var/devstack.json holds its ports, so `make manage` talks to this stack's simulator and web.
 """
 
@@ -17,6 +19,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -140,8 +143,13 @@ def _health(url: str) -> dict | None:
 def _failing_checks(report: dict | None) -> str:
     if report is None:
         return "the web server does not answer"
-    failing = [name for name, check in report.get("checks", {}).items() if not check.get("ok")]
-    hints = {"beat": "no heartbeat from beat through a worker yet", "broker": "Celery broker unreachable"}
+    checks = report.get("checks", {})
+    failing = [name for name, check in checks.items() if not check.get("ok")]
+    queues = [name for name, queue in checks.get("beat", {}).get("queues", {}).items() if not queue.get("ok")]
+    hints = {
+        "beat": f"no heartbeat from beat through a worker of queue {', '.join(queues) or '?'} yet",
+        "broker": "Celery broker unreachable",
+    }
     return "; ".join(f"{name}: {hints.get(name, 'not ok')}" for name in failing) or "not ok"
 
 
@@ -163,6 +171,20 @@ def _wait_for_health(url: str, seconds: float, processes: list[tuple[str, subpro
             return "a process exited"
         time.sleep(1)
     return _failing_checks(report)
+
+
+_OUTPUT_LOCK = threading.Lock()
+NAME_WIDTH = len("simulator")
+
+
+def _relay(name: str, proc: subprocess.Popen) -> None:
+    """Copy a process's output to ours, each line prefixed with the process's name (two workers, beat and the
+    web server log in the same format)."""
+    assert proc.stdout is not None
+    prefix = f"{name:<{NAME_WIDTH}} | "
+    for line in proc.stdout:
+        with _OUTPUT_LOCK:
+            print(prefix + line.decode(errors="replace"), end="", flush=True)
 
 
 def _ports_write(web_port: int, sim_port: int) -> None:
@@ -218,10 +240,17 @@ def main() -> int:
     env = _environment(web_port, sim_port)
     sim_url = env["ALICE_API_BASE_URL"]
     processes: list[tuple[str, subprocess.Popen]] = []
+    relays: list[threading.Thread] = []
 
     def start(name: str, *argv: str) -> None:
         print(f"devstack: starting {name}", flush=True)
-        processes.append((name, subprocess.Popen(list(argv), cwd=ROOT, env=env)))  # noqa: S603
+        proc = subprocess.Popen(  # noqa: S603
+            list(argv), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        processes.append((name, proc))
+        relay = threading.Thread(target=_relay, args=(name, proc), name=f"devstack-{name}", daemon=True)
+        relay.start()
+        relays.append(relay)
 
     def stop_all(*_args) -> None:
         for _name, proc in reversed(processes):
@@ -232,6 +261,8 @@ def main() -> int:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        for relay in relays:
+            relay.join(timeout=2)  # the last lines the processes printed while stopping
 
     # Ctrl-C and SIGTERM both stop everything (a shell may start us with SIGINT ignored).
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -256,23 +287,31 @@ def main() -> int:
         if env.get("COPYTRADE_DEMO", "1") != "0":
             _manage(env, "demo_setup", "--simulator-url", sim_url)
         start("web", PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{web_port}")
-        start(
-            "worker",
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "copytrade",
-            "worker",
-            "-P",
-            "threads",
-            "-c",
-            env.get("CELERY_WORKER_CONCURRENCY", "32"),
-            "-l",
-            "INFO",
-            "-n",
-            "worker@%h",
-        )
+        # Two worker pools, as in production: entries, exits and capture on "placement" never wait behind the
+        # status syncs, sweeps and risk snapshots of the default queue ("celery").
+        for name, queue, concurrency in (
+            ("placer", "placement", env.get("CELERY_PLACEMENT_CONCURRENCY", "32")),
+            ("worker", "celery", env.get("CELERY_WORKER_CONCURRENCY", "32")),
+        ):
+            start(
+                name,
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "copytrade",
+                "worker",
+                "-Q",
+                queue,
+                "-P",
+                "threads",
+                "-c",
+                concurrency,
+                "-l",
+                "INFO",
+                "-n",
+                f"{name}@%h",
+            )
         start(
             "beat",
             PYTHON,

@@ -8,6 +8,7 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django_guid.integrations import CeleryIntegration
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -282,11 +283,39 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 else:
     # Above every task's time limit, so an unacknowledged task is not redelivered while still running.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 3}
+# Two queues (DESIGN 11). "placement" carries the order path: capture (the master poll, webhook reads, which
+# fan out), follower order placement, reconcile by tag (which may resend) and exit / modify / cancel. The
+# default queue carries the bookkeeping: order-book status sync, the sweeper, risk snapshots, session checks.
+# Each gets its own worker pool in production (`-Q placement`, `-Q celery`), so a slow or backlogged status
+# sync never delays an entry; a worker started without -Q consumes both, so one worker is a whole deployment.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+PLACEMENT_QUEUE = "placement"
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, PLACEMENT_QUEUE)
+)
+# By task name (the names replication.dispatch sends); every other task goes to the default queue.
+CELERY_TASK_ROUTES = {
+    name: {"queue": PLACEMENT_QUEUE}
+    for name in (
+        "replication.order_mapping_place",
+        "replication.order_mappings_place_batch",
+        "replication.order_mapping_reconcile",
+        "replication.order_action_run",
+        "replication.master_poll",
+        "replication.webhook_order_refresh",
+        "copytrade.core.tasks.placement_heartbeat_task",
+    )
+}
 HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=30)
 # Synced into django-celery-beat's tables by its DatabaseScheduler; operators can edit them in the admin.
 CELERY_BEAT_SCHEDULE = {
+    # One heartbeat through each queue: /api/health is ok only when a worker consumes each.
     "heartbeat": {
         "task": "copytrade.core.tasks.heartbeat_task",
+        "schedule": float(HEARTBEAT_INTERVAL_SECONDS),
+    },
+    "heartbeat-placement": {
+        "task": "copytrade.core.tasks.placement_heartbeat_task",
         "schedule": float(HEARTBEAT_INTERVAL_SECONDS),
     },
     # Verify every stored Alice Blue session before market open: 08:45 Asia/Kolkata = 03:15 UTC, Mon-Fri.

@@ -72,6 +72,7 @@ def stack_environment(var_dir: Path, **extra: str) -> dict[str, str]:
             "SIM_PORT": str(free_port()),
             "HEARTBEAT_INTERVAL_SECONDS": "2",
             "CELERY_WORKER_CONCURRENCY": "4",
+            "CELERY_PLACEMENT_CONCURRENCY": "4",
             **extra,
         }
     )

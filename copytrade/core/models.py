@@ -13,7 +13,12 @@ class TimeStampedModel(models.Model):
 
 
 class Heartbeat(models.Model):
-    """Last time a scheduled heartbeat task ran on a worker (beat -> broker -> worker -> DB)."""
+    """Last time a scheduled heartbeat task ran on a worker (beat -> broker -> worker -> DB), one row per
+    Celery queue."""
+
+    # Row names: the default queue's ("worker", named before there were two queues) and the placement queue's.
+    DEFAULT_QUEUE = "worker"
+    PLACEMENT_QUEUE = "placement"
 
     name = models.CharField(max_length=64, unique=True)
     last_seen = models.DateTimeField()

@@ -38,12 +38,30 @@ def _broker_health() -> dict[str, Any]:
 
 
 def _beat_health() -> dict[str, Any]:
-    beat = Heartbeat.objects.filter(name="worker").first()
-    if beat is None:
-        return {"ok": False, "lastSeen": None, "ageSeconds": None}
-    age = (timezone.now() - beat.last_seen).total_seconds()
+    """Beat's heartbeat through each Celery queue: ok when a worker of every queue ran one lately; lastSeen
+    and ageSeconds are the stalest queue's."""
+    rows = {
+        settings.CELERY_TASK_DEFAULT_QUEUE: Heartbeat.DEFAULT_QUEUE,
+        settings.PLACEMENT_QUEUE: Heartbeat.PLACEMENT_QUEUE,
+    }
+    seen = dict(Heartbeat.objects.filter(name__in=rows.values()).values_list("name", "last_seen"))
     stale_after = timedelta(seconds=settings.HEARTBEAT_INTERVAL_SECONDS * 3).total_seconds()
-    return {"ok": age <= stale_after, "lastSeen": beat.last_seen.isoformat(), "ageSeconds": round(age, 1)}
+    queues: dict[str, dict[str, Any]] = {}
+    for queue, name in rows.items():
+        last_seen = seen.get(name)
+        age = None if last_seen is None else round((timezone.now() - last_seen).total_seconds(), 1)
+        queues[queue] = {
+            "ok": age is not None and age <= stale_after,
+            "lastSeen": last_seen.isoformat() if last_seen else None,
+            "ageSeconds": age,
+        }
+    stalest = max(queues.values(), key=lambda q: float("inf") if q["ageSeconds"] is None else q["ageSeconds"])
+    return {
+        "ok": all(q["ok"] for q in queues.values()),
+        "lastSeen": stalest["lastSeen"],
+        "ageSeconds": stalest["ageSeconds"],
+        "queues": queues,
+    }
 
 
 def _call_budget_health() -> dict[str, Any]:
@@ -65,8 +83,9 @@ def _capture_health() -> dict[str, Any]:
 
 
 def health_report() -> dict[str, Any]:
-    """Database, Celery broker, beat/worker freshness, the Alice Blue call budget and master capture (shown,
-    never failing the report: a master captured by the poll alone is working); ok only when all are."""
+    """Database, Celery broker, beat/worker freshness (per queue), the Alice Blue call budget and master
+    capture (shown, never failing the report: a master captured by the poll alone is working); ok only when
+    all are."""
     checks = {
         "database": _database_health(),
         "broker": _broker_health(),

@@ -1,5 +1,6 @@
-"""`make run`'s launcher brings up simulator, web, worker and beat; it says "copytrade is up" once /api/health
-is ok; `make manage` finds its ports; the admin answers; Ctrl-C stops all."""
+"""`make run`'s launcher brings up simulator, web, two workers (one per Celery queue) and beat; it says
+"copytrade is up" once /api/health is ok; `make manage` finds its ports; the admin answers; Ctrl-C stops
+all."""
 
 import json
 import subprocess
@@ -126,6 +127,12 @@ def test_devstack_serves_admin_and_beat_reaches_worker(tmp_path):
         assert "copytrade is up:" in output
         assert health.status_code == 200, health.text
         assert health.json()["ok"] is True
+        # and two workers run, one per Celery queue, each line of their output under its own name
+        assert set(health.json()["checks"]["beat"]["queues"]) == {"celery", "placement"}
+        assert "devstack: starting placer" in output
+        assert "devstack: starting worker" in output
+        prefixes = {line.split(" | ", 1)[0].strip() for line in output.splitlines() if " | " in line}
+        assert {"placer", "worker", "beat"} <= prefixes, prefixes
         # and `make manage` without PORT / SIM_PORT talks to this stack's simulator and web server
         assert json.loads((tmp_path / "devstack.json").read_text())["web_port"] == int(stack.env["PORT"])
         manage_env = {key: value for key, value in stack.env.items() if key not in ("PORT", "SIM_PORT")}

@@ -1,4 +1,5 @@
 import logging
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -19,14 +20,34 @@ def test_health_reports_stale_beat_as_503(client):
 
 
 @pytest.mark.django_db
-def test_health_ok_with_fresh_heartbeat(client):
+def test_health_ok_with_fresh_heartbeat_through_each_queue(client):
     # given
-    Heartbeat.objects.create(name="worker", last_seen=timezone.now())
+    Heartbeat.objects.create(name=Heartbeat.DEFAULT_QUEUE, last_seen=timezone.now())
+    Heartbeat.objects.create(name=Heartbeat.PLACEMENT_QUEUE, last_seen=timezone.now())
     # when
     response = client.get("/api/health")
     # then
     assert response.status_code == 200
     assert response.json()["ok"] is True
+    assert set(response.json()["checks"]["beat"]["queues"]) == {"celery", "placement"}
+
+
+@pytest.mark.django_db
+def test_health_fails_when_no_worker_consumes_the_placement_queue(client):
+    # given a fresh heartbeat through the default queue only (the placement workers are down)
+    Heartbeat.objects.create(name=Heartbeat.DEFAULT_QUEUE, last_seen=timezone.now())
+    Heartbeat.objects.create(name=Heartbeat.PLACEMENT_QUEUE, last_seen=timezone.now() - timedelta(minutes=10))
+    # when
+    response = client.get("/api/health")
+    # then the stalest queue decides
+    beat = response.json()["checks"]["beat"]
+    assert response.status_code == 503
+    assert (beat["ok"], beat["queues"]["celery"]["ok"], beat["queues"]["placement"]["ok"]) == (
+        False,
+        True,
+        False,
+    )
+    assert beat["ageSeconds"] == beat["queues"]["placement"]["ageSeconds"] >= 600
 
 
 @pytest.mark.django_db

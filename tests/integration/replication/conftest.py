@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -9,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from celery.worker import WorkController
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
@@ -65,29 +67,50 @@ def _load_contract_master(base_url: str) -> None:
 
 @pytest.fixture
 def worker(engine) -> Iterator[None]:
-    """A real Celery worker (threads) consuming the configured broker, in this process.
+    """A real Celery worker (threads) consuming the configured broker, in this process: both queues, as a
+    worker started without -Q does.
 
     SQLite (a file test database, see tests/settings.py) serialises writers, so it gets fewer threads; the
     concurrency tests run on MariaDB.
     """
-    sqlite = connection.vendor == "sqlite"
+    try:
+        with running_worker(concurrency=4 if connection.vendor == "sqlite" else 16):
+            yield
+    finally:
+        purge_broker()
+
+
+@contextlib.contextmanager
+def running_worker(
+    *, concurrency: int, queues: list[str] | None = None, hostname: str | None = None
+) -> Iterator[WorkController]:
+    """A Celery worker (threads pool) in a thread of this process, consuming `queues` (all without them).
+
+    Several can run at once with distinct hostnames. A worker's -Q is a selection on the app's shared queue
+    table (`app.amqp.queues`), taken when its consumer starts; it is put back when the worker stops.
+    """
     options = app.conf.broker_transport_options
-    saved = dict(options)
+    saved_options = dict(options)
+    saved_selection = list(app.amqp.queues.consume_from)
     if app.conf.broker_url.startswith("filesystem"):
         options["polling_interval"] = 0.05  # the filesystem broker polls once a second by default
+    extra: dict[str, object] = {"queues": queues} if queues else {}
+    if hostname:
+        extra["hostname"] = hostname
     try:
         with start_worker(
             app,
             pool="threads",
-            concurrency=4 if sqlite else 16,
+            concurrency=concurrency,
             perform_ping_check=False,
             shutdown_timeout=15,
-        ):
-            yield
+            **extra,
+        ) as started:
+            yield started
     finally:
         options.clear()
-        options.update(saved)
-        purge_broker()
+        options.update(saved_options)
+        app.amqp.queues.select(saved_selection)
 
 
 def purge_broker() -> None:
