@@ -57,6 +57,9 @@ def seeded(sim, api, worker, settings, live_server):
     assert response.status_code == 200, response.json()
 
 
+# The run takes about two minutes on a quiet 2-core machine (longer on a busy one); the subprocess has its
+# own limit, so pytest's default of 120 s would only cut a slow run short, not catch a hang.
+@pytest.mark.timeout(960)
 def test_the_api_conforms_to_its_schema_under_fuzzing(seeded, live_server, tmp_path, monkeypatch):
     # given rate limits the fuzzer does not hit (429 is documented everywhere; this run wants the logic)
     rates = {"anon": "100000/min", "operator": "100000/min", "webhook": "100000/min"}
