@@ -92,6 +92,10 @@ def running_worker(
     options = app.conf.broker_transport_options
     saved_options = dict(options)
     saved_selection = list(app.amqp.queues.consume_from)
+    # No remote-control (pidbox) consumer: with two workers in one process on Redis, its pub/sub read could
+    # block a worker's event loop at shutdown (seen: a thread stuck in a socket read, never stopping).
+    saved_remote_control = app.conf.worker_enable_remote_control
+    app.conf.worker_enable_remote_control = False
     if app.conf.broker_url.startswith("filesystem"):
         options["polling_interval"] = 0.05  # the filesystem broker polls once a second by default
     extra: dict[str, object] = {"queues": queues} if queues else {}
@@ -111,6 +115,7 @@ def running_worker(
         options.clear()
         options.update(saved_options)
         app.amqp.queues.select(saved_selection)
+        app.conf.worker_enable_remote_control = saved_remote_control
 
 
 def purge_broker() -> None:
