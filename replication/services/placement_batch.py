@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Field
+from django.db.models import Field
 from django.utils import timezone
 
 from accounts.exceptions import SessionMissing
@@ -62,8 +63,9 @@ def _claim_batch(mapping_ids: list[int]) -> tuple[list[OrderMapping], dict[int, 
         followers = selectors.followers_with_rules().in_bulk({row.follower_id for row in rows})
         master_settings = master_settings_get()
         claimed = []
+        follower_field = OrderMapping.follower.field
         for row in rows:
-            row.follower = followers[row.follower_id]
+            follower_field.set_cached_value(row, followers[row.follower_id])
             blocked = placement.send_blocked(row, master_settings)
             if blocked is None:
                 claimed.append(row)
@@ -73,16 +75,31 @@ def _claim_batch(mapping_ids: list[int]) -> tuple[list[OrderMapping], dict[int, 
                     row, reason=reason, code=code, never_sent_status=never_sent_status
                 )
         now = timezone.now()
-        OrderMapping.objects.filter(pk__in=[row.pk for row in claimed]).update(
-            status=Status.SUBMITTING,
-            attempts=F("attempts") + 1,
-            submitted_at=now,
-            next_attempt_at=None,
-            updated_at=now,
-        )
+        _mark_submitting([row.pk for row in claimed], now)
     for row in claimed:
         row.status, row.attempts, row.submitted_at, row.next_attempt_at = Status.SUBMITTING, 1, now, None
     return claimed, settled
+
+
+def _mark_submitting(pks: list[int], now: datetime) -> None:
+    """PENDING -> SUBMITTING (attempts + 1) for the locked rows `pks`, in one statement (written in SQL for
+    the reason `_record_acks` gives)."""
+    if not pks:
+        return
+    states.check_transition((Status.PENDING,), Status.SUBMITTING)
+    column = {name: connection.ops.quote_name(_column(name)) for name in _SUBMIT_COLUMNS}
+    at = OrderMapping._meta.get_field("submitted_at").get_db_prep_value(now, connection)
+    # Identifiers are the model's own, quoted; every value is a parameter.
+    sql = (
+        f"UPDATE {connection.ops.quote_name(OrderMapping._meta.db_table)} SET {column['status']} = %s, "  # noqa: S608
+        f"{column['attempts']} = {column['attempts']} + 1, {column['submitted_at']} = %s, "
+        f"{column['next_attempt_at']} = NULL, {column['updated_at']} = %s "
+        f"WHERE {column['id']} IN ({', '.join(['%s'] * len(pks))}) AND {column['status']} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [str(Status.SUBMITTING), at, at, *pks, str(Status.PENDING)])
+        if cursor.rowcount != len(pks):  # the rows are locked by this transaction: cannot happen
+            raise RuntimeError(f"claimed {len(pks)} rows but marked {cursor.rowcount} SUBMITTING")
 
 
 def _send_batch(to_send: list[tuple[OrderMapping, AliceBlueClient]]) -> list[OrderAck | BrokerError]:
@@ -121,6 +138,7 @@ def _read_one(call: PlaceCall, body: object) -> OrderAck | BrokerError:
     return result
 
 
+_SUBMIT_COLUMNS = ("id", "status", "attempts", "submitted_at", "next_attempt_at", "updated_at")
 _ACK_COLUMNS = ("id", "status", "follower_order_id", "reason", "reason_code", "placed_at", "updated_at")
 
 
