@@ -20,11 +20,13 @@ import concurrent.futures
 import json
 import logging
 import os
+import ssl
 import threading
 import time
 from collections.abc import Iterable
 
 import aiohttp
+import certifi
 import requests
 
 from broker import transport
@@ -52,7 +54,11 @@ class _Loop:
     def session(self, pool_size: int) -> aiohttp.ClientSession:
         session = self.sessions.get(pool_size)
         if session is None or session.closed:
-            connector = aiohttp.TCPConnector(limit=pool_size, limit_per_host=pool_size, ttl_dns_cache=300)
+            # The same certificate authorities as the blocking client (requests uses certifi's bundle).
+            tls = ssl.create_default_context(cafile=certifi.where())
+            connector = aiohttp.TCPConnector(
+                limit=pool_size, limit_per_host=pool_size, ttl_dns_cache=300, ssl=tls
+            )
             # No cookie jar (the session serves every account), no environment (.netrc) credentials.
             session = aiohttp.ClientSession(
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False

@@ -116,6 +116,12 @@ def _send_batch(to_send: list[tuple[OrderMapping, AliceBlueClient]]) -> list[Ord
             except BrokerError as exc:  # no session for the client: nothing is sent
                 results[index] = exc
                 continue
+            except Exception as exc:  # a bug preparing this one order: it is not sent, the others are
+                logger.exception("mapping %s: unexpected error preparing its order", mapping.pk)
+                results[index] = BrokerError(
+                    f"unexpected {type(exc).__name__} preparing the order; not sent", code="client_error"
+                )
+                continue
             calls.append((index, call))
             yield call.request
 
