@@ -4,6 +4,7 @@ sync never delays an entry; a worker started without -Q consumes both."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -15,7 +16,14 @@ from copytrade.core.models import Heartbeat
 from copytrade.core.tasks import heartbeat_task, placement_heartbeat_task
 from replication import dispatch
 from replication.models import OrderMapping
-from tests.integration.replication.conftest import purge_broker, running_worker, trade, wait_for
+from tests.integration.replication.conftest import (
+    purge_broker,
+    requires_mysql,
+    running_worker,
+    trade,
+    wait_for,
+)
+from tests.integration.replication.workers import WorkerProcess
 
 Status = OrderMapping.Status
 DEFAULT, PLACEMENT = "celery", "placement"
@@ -96,66 +104,76 @@ def _book_reads(sim, followers) -> int:
 
 @pytest.mark.integration
 @pytest.mark.slow
+@pytest.mark.mysql
+@pytest.mark.redis
+@requires_mysql
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="needs Redis (TEST_REDIS_URL)")
 @pytest.mark.django_db(transaction=True)
 def test_the_placement_queue_keeps_entries_moving_while_a_long_status_sync_runs(
-    api, sim, engine, make_follower
+    api, sim, engine, make_follower, tmp_path
 ):
-    # given a worker per queue, as production runs them: the default queue's busy with one thread
+    # given a worker process per queue, as production runs them: the default queue's with one thread
     busy, fast = [make_follower() for _ in range(2)], make_follower()
+    default = WorkerProcess(
+        sim.base_url, tmp_path / "default.log", queues=[DEFAULT], concurrency=1, name="d@t"
+    )
+    placer = WorkerProcess(
+        sim.base_url, tmp_path / "placer.log", queues=[PLACEMENT], concurrency=4, name="p@t"
+    )
     try:
-        with (
-            running_worker(concurrency=1, queues=[DEFAULT], hostname="default@copytrade-test"),
-            running_worker(concurrency=4, queues=[PLACEMENT], hostname="placer@copytrade-test"),
-        ):
-            # and two followers with open orders (limits below the market), whose order books read slowly
-            opened = api.post(
-                "/api/trades/copy-selected",
-                {
-                    "trade": trade("M-OPEN-1", order_type="LIMIT", price="500"),
-                    "follower_ids": [f.account_id for f in busy],
-                },
-                format="json",
-            )
-            assert [r["status"] for r in opened.json()["results"]] == ["SUCCESS", "SUCCESS"], opened.json()
+        default.start()
+        placer.start()
+        default.wait_ready()
+        placer.wait_ready()
+        # and two followers with open orders (limits below the market), whose order books read slowly
+        opened = api.post(
+            "/api/trades/copy-selected",
+            {
+                "trade": trade("M-OPEN-1", order_type="LIMIT", price="500"),
+                "follower_ids": [f.account_id for f in busy],
+            },
+            format="json",
+        )
+        assert [r["status"] for r in opened.json()["results"]] == ["SUCCESS", "SUCCESS"], opened.json()
+        for follower in busy:
+            sim.add_fault(user_id=follower.client_id, endpoint="orders/book", latency_ms=SLOW_BOOK_MS)
+        # and a backlog of their order-book syncs, the first already running
+        for _ in range(SYNCS // len(busy)):
             for follower in busy:
-                sim.add_fault(user_id=follower.client_id, endpoint="orders/book", latency_ms=SLOW_BOOK_MS)
-            # and a backlog of their order-book syncs, the first already running
-            for _ in range(SYNCS // len(busy)):
-                for follower in busy:
-                    dispatch.follower_orders_sync_enqueue(follower.pk)
-            assert wait_for(lambda: _book_reads(sim, busy) >= 1, timeout=10)
-            # when the master's entry is replicated
-            started = time.monotonic()
-            response = api.post("/api/trades/replicate", {"trade": trade("M-ENTRY-1")}, format="json")
-            elapsed = time.monotonic() - started
-            # then every follower's order is at the broker within ENTRY_WITHIN s, not after the backlog
-            body = response.json()
-            assert response.status_code == 200, body
-            assert {r["follower_id"]: r["status"] for r in body["results"]} == {
-                f.account_id: "SUCCESS" for f in (*busy, fast)
-            }, body
-            assert elapsed < ENTRY_WITHIN, f"the entry took {elapsed:.1f} s"
-            for follower in (*busy, fast):
-                entry = OrderMapping.objects.get(master_order_id="M-ENTRY-1", follower=follower)
-                (order,) = [o for o in sim.orders(follower.client_id) if o["orderTag"] == entry.order_tag]
-                assert order["orderId"] == entry.follower_order_id
-            assert (
-                OrderMapping.objects.get(master_order_id="M-ENTRY-1", follower=fast).status == Status.ACTIVE
-            )
-            # while the status syncs were still queued behind the first
-            assert _book_reads(sim, busy) < SYNCS
-            # and the syncs all ran afterwards: the busy followers' filled entries read from their books
-            assert wait_for(lambda: _book_reads(sim, busy) == SYNCS, timeout=SYNCS * SLOW_BOOK_MS / 1000 + 10)
-            assert wait_for(
-                lambda: (
-                    set(
-                        OrderMapping.objects.filter(
-                            master_order_id="M-ENTRY-1", follower__in=busy
-                        ).values_list("status", flat=True)
+                dispatch.follower_orders_sync_enqueue(follower.pk)
+        assert wait_for(lambda: _book_reads(sim, busy) >= 1, timeout=10)
+        # when the master's entry is replicated
+        started = time.monotonic()
+        response = api.post("/api/trades/replicate", {"trade": trade("M-ENTRY-1")}, format="json")
+        elapsed = time.monotonic() - started
+        # then every follower's order is at the broker within ENTRY_WITHIN s, not after the backlog
+        body = response.json()
+        assert response.status_code == 200, body
+        assert {r["follower_id"]: r["status"] for r in body["results"]} == {
+            f.account_id: "SUCCESS" for f in (*busy, fast)
+        }, body
+        assert elapsed < ENTRY_WITHIN, f"the entry took {elapsed:.1f} s"
+        for follower in (*busy, fast):
+            entry = OrderMapping.objects.get(master_order_id="M-ENTRY-1", follower=follower)
+            (order,) = [o for o in sim.orders(follower.client_id) if o["orderTag"] == entry.order_tag]
+            assert order["orderId"] == entry.follower_order_id
+        assert OrderMapping.objects.get(master_order_id="M-ENTRY-1", follower=fast).status == Status.ACTIVE
+        # while the status syncs were still queued behind the first
+        assert _book_reads(sim, busy) < SYNCS
+        # and the syncs all ran afterwards: the busy followers' filled entries read from their books
+        assert wait_for(lambda: _book_reads(sim, busy) == SYNCS, timeout=SYNCS * SLOW_BOOK_MS / 1000 + 10)
+        assert wait_for(
+            lambda: (
+                set(
+                    OrderMapping.objects.filter(master_order_id="M-ENTRY-1", follower__in=busy).values_list(
+                        "status", flat=True
                     )
-                    == {Status.COMPLETED}
-                ),
-                timeout=5,
-            )
+                )
+                == {Status.COMPLETED}
+            ),
+            timeout=5,
+        )
     finally:
+        default.stop()
+        placer.stop()
         purge_broker()

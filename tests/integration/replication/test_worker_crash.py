@@ -13,18 +13,15 @@ Every follower must end with exactly one order per trade, with its tag: 0 lost, 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from replication.models import OrderMapping
 from replication.services.sweeper import replication_sweep
-from tests.integration.replication.conftest import QA_SECRET, purge_broker, requires_mysql, trade, wait_for
+from tests.integration.replication.conftest import purge_broker, requires_mysql, trade, wait_for
+from tests.integration.replication.workers import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[3]
 FOLLOWERS = 6
@@ -40,73 +37,6 @@ pytestmark = [
 ]
 
 Status = OrderMapping.Status
-
-
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    user = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"mysql://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
-
-
-class WorkerProcess:
-    """`celery worker` as its own process, on the test database and the test Redis, killable with SIGKILL."""
-
-    def __init__(self, sim_url: str, log: Path) -> None:
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "TEST_DATABASE_URL": _test_database_url(),
-            "QUANTUM_ALPHA_SECRET": QA_SECRET,
-            "ALICE_API_BASE_URL": sim_url,
-            "ALICE_LEGACY_BASE_URL": sim_url,
-            "REPLICATION_RETRY_BACKOFF": "0.2",
-            "REPLICATION_RECONCILE_DELAY": "0.2",
-            "REPLICATION_RECONCILE_GRACE": "2",
-            "REPLICATION_SWEEP_AFTER": "1",
-            # above the broker call's connect + read timeout (1 s + 2 s in tests)
-            "REPLICATION_SUBMITTING_STUCK_AFTER": "4",
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.log = log
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with self.log.open("a") as out:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "copytrade",
-                    "worker",
-                    "-P",
-                    "threads",
-                    "-c",
-                    "8",
-                    "-l",
-                    "INFO",
-                    "--without-heartbeat",
-                    "--without-mingle",
-                    "--without-gossip",
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        assert self.proc.poll() is None, "the worker died on its own"
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
 
 
 @pytest.fixture
