@@ -30,8 +30,8 @@ import certifi
 import requests
 
 from broker import transport
-from broker.exceptions import BrokerError, BrokerTimeoutError, BrokerUnavailableError
-from broker.transport import JsonResponse, WireRequest, answer_of, log_call
+from broker.exceptions import BrokerError
+from broker.transport import JsonResponse, WireRequest, answer_of, log_call, transport_failure
 
 logger = logging.getLogger("broker.transport")
 
@@ -134,7 +134,7 @@ def send_all(batch: Iterable[WireRequest]) -> list[JsonResponse | BrokerError]:
         except concurrent.futures.TimeoutError:
             future.cancel()
             logger.error("a broker request (%s) had no result by the batch's deadline", request.what)
-            results.append(_no_answer(request, "batch timeout"))
+            results.append(_failure(request, sent=True, kind="batch timeout"))
     return results
 
 
@@ -145,12 +145,8 @@ def _decoded(raw: bytes, charset: str | None) -> str:
         return raw.decode("utf-8", errors="replace")
 
 
-def _no_answer(request: WireRequest, kind: str) -> BrokerError:
-    if request.mutating:
-        return BrokerTimeoutError(
-            f"{request.what}: no answer after the request was sent ({kind}); outcome unknown"
-        )
-    return BrokerUnavailableError(f"{request.what}: no answer from broker ({kind})", code="no_answer")
+def _failure(request: WireRequest, *, sent: bool, kind: str) -> BrokerError:
+    return transport_failure(sent=sent, mutating=request.mutating, what=request.what, kind=kind)
 
 
 async def _send_one(state: _Loop, request: WireRequest) -> JsonResponse | BrokerError:
@@ -183,14 +179,8 @@ async def _send_one(state: _Loop, request: WireRequest) -> JsonResponse | Broker
             content_type = response.headers.get("Content-Type", "")
             retry_after = response.headers.get("Retry-After")
             text = _decoded(raw, response.charset)
-    except _NOT_SENT as exc:
-        error = BrokerUnavailableError(
-            f"{request.what}: broker not reachable ({type(exc).__name__})", code="unreachable"
-        )
-        log_call(request, "-", started, error)
-        return error
-    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-        error = _no_answer(request, type(exc).__name__)
+    except (*_NOT_SENT, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        error = _failure(request, sent=not isinstance(exc, _NOT_SENT), kind=type(exc).__name__)
         log_call(request, "-", started, error)
         return error
     try:

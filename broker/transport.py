@@ -163,8 +163,13 @@ def _not_sent(exc: BaseException) -> bool:
 
 def classify_exception(exc: BaseException, *, mutating: bool, what: str) -> BrokerError:
     """The BrokerError for a `requests` exception raised while calling `what`."""
-    kind = type(exc).__name__
-    if _not_sent(exc):
+    return transport_failure(sent=not _not_sent(exc), mutating=mutating, what=what, kind=type(exc).__name__)
+
+
+def transport_failure(*, sent: bool, mutating: bool, what: str, kind: str) -> BrokerError:
+    """The BrokerError for a call that got no HTTP answer: never sent -> unavailable (safe to retry); sent
+    without an answer -> outcome unknown for an order call, unavailable for a read. Both transports use it."""
+    if not sent:
         return BrokerUnavailableError(f"{what}: broker not reachable ({kind})", code="unreachable")
     if mutating:
         return BrokerTimeoutError(f"{what}: no answer after the request was sent ({kind}); outcome unknown")

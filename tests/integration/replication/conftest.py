@@ -81,41 +81,21 @@ def worker(engine) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def running_worker(
-    *, concurrency: int, queues: list[str] | None = None, hostname: str | None = None
-) -> Iterator[WorkController]:
-    """A Celery worker (threads pool) in a thread of this process, consuming `queues` (all without them).
-
-    Several can run at once with distinct hostnames. A worker's -Q is a selection on the app's shared queue
-    table (`app.amqp.queues`), taken when its consumer starts; it is put back when the worker stops.
-    """
+def running_worker(*, concurrency: int) -> Iterator[WorkController]:
+    """A Celery worker (threads pool) in a thread of this process, consuming both queues (no -Q). Tests that
+    need a worker per queue start `celery worker` processes (`workers.WorkerProcess`), as production does."""
     options = app.conf.broker_transport_options
     saved_options = dict(options)
-    saved_selection = list(app.amqp.queues.consume_from)
-    # No remote-control (pidbox) consumer: with two workers in one process on Redis, its pub/sub read could
-    # block a worker's event loop at shutdown (seen: a thread stuck in a socket read, never stopping).
-    saved_remote_control = app.conf.worker_enable_remote_control
-    app.conf.worker_enable_remote_control = False
     if app.conf.broker_url.startswith("filesystem"):
         options["polling_interval"] = 0.05  # the filesystem broker polls once a second by default
-    extra: dict[str, object] = {"queues": queues} if queues else {}
-    if hostname:
-        extra["hostname"] = hostname
     try:
         with start_worker(
-            app,
-            pool="threads",
-            concurrency=concurrency,
-            perform_ping_check=False,
-            shutdown_timeout=15,
-            **extra,
+            app, pool="threads", concurrency=concurrency, perform_ping_check=False, shutdown_timeout=15
         ) as started:
             yield started
     finally:
         options.clear()
         options.update(saved_options)
-        app.amqp.queues.select(saved_selection)
-        app.conf.worker_enable_remote_control = saved_remote_control
 
 
 def purge_broker() -> None:
