@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -20,6 +21,7 @@ from copytrade.core.fields import (
     StrictBooleanField,
     StrictIntegerField,
     TextField,
+    annotate,
 )
 from copytrade.core.schema import ApiErrorOutput, schema_keywords
 
@@ -66,6 +68,33 @@ def multiplier_field(**kwargs) -> DecimalInputField:
     )
 
 
+class SymbolMultipliersField(serializers.DictField):
+    """Per-symbol multipliers: {trading symbol or underlying: multiplier}; symbols are upper-cased."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=multiplier_field(), **kwargs)
+        schema: dict[str, Any] = {
+            "type": "object",
+            "maxProperties": v.LIST_MAX_ITEMS,
+            "propertyNames": {"pattern": v.SYMBOL_KEY_PATTERN, "maxLength": v.SYMBOL_MAX_LENGTH},
+            "additionalProperties": self.child.openapi_schema,  # type: ignore[attr-defined]
+            "description": "Per-symbol multipliers replacing lot_multiplier (also the capital factor): the "
+            'exact trading symbol first, then the underlying, e.g. {"NIFTY": "2", "RELIANCE-EQ": "0.5"}.',
+        }
+        if self.allow_null:
+            schema["nullable"] = True
+        annotate(self, schema)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        if isinstance(data, dict) and len(data) > v.LIST_MAX_ITEMS:
+            raise serializers.ValidationError(f"At most {v.LIST_MAX_ITEMS} symbols are allowed.")
+        values = super().to_internal_value(data)
+        try:
+            return v.symbol_multipliers_normalized(values)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages[0]) from exc
+
+
 class FollowerCreateInput(serializers.Serializer):
     followerId = id_field()
     clientId = client_id_field()
@@ -96,10 +125,16 @@ class FollowerIdInput(serializers.Serializer):
 
 
 # The cross-field rule, as JSON schema: FIXED_QTY sizing needs a fixed quantity (MULTIPLIER, the default,
-# does not).
+# and CAPITAL do not).
 _SIZING_RULES = [
     {"not": {"required": ["sizing_mode"]}},
-    {"properties": {"sizing_mode": {"enum": [RiskConfig.SizingMode.MULTIPLIER.value, None]}}},
+    {
+        "properties": {
+            "sizing_mode": {
+                "enum": [RiskConfig.SizingMode.MULTIPLIER.value, RiskConfig.SizingMode.CAPITAL.value, None]
+            }
+        }
+    },
     {
         "properties": {
             "sizing_mode": {"enum": [RiskConfig.SizingMode.FIXED_QTY.value]},
@@ -141,6 +176,7 @@ class RiskConfigInput(serializers.Serializer):
         help_text=f"Any of {', '.join(OrderTypeChoices.values)} (any case); empty means all.",
     )
     enabled = StrictBooleanField(required=False, allow_null=True)
+    symbol_multipliers = SymbolMultipliersField(required=False, allow_null=True)
 
 
 @extend_schema_field({"type": "boolean", "enum": [True]})
@@ -310,6 +346,10 @@ class RiskConfigOutput(serializers.Serializer):
     enabled = serializers.BooleanField()
     sizing_mode = serializers.CharField()
     fixed_quantity = serializers.IntegerField(allow_null=True)
+    symbol_multipliers = serializers.DictField(
+        child=serializers.DecimalField(max_digits=12, decimal_places=4),
+        help_text="Per-symbol multipliers, {trading symbol or underlying: multiplier}.",
+    )
 
 
 class RiskConfigGetOutput(serializers.Serializer):

@@ -25,6 +25,7 @@ FOLLOWER_RISK_SNAPSHOT = "replication.follower_risk_snapshot_refresh"
 RISK_SNAPSHOTS = "replication.risk_snapshot_refresh"
 MASTER_POLL = "replication.master_poll"
 WEBHOOK_ORDER_REFRESH = "replication.webhook_order_refresh"
+CAPITALS_REFRESH = "replication.capitals_refresh"
 
 TASK_NAMES = (
     PLACE,
@@ -38,6 +39,7 @@ TASK_NAMES = (
     RISK_SNAPSHOTS,
     MASTER_POLL,
     WEBHOOK_ORDER_REFRESH,
+    CAPITALS_REFRESH,
 )
 
 

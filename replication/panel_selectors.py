@@ -185,7 +185,11 @@ class FollowerRow:
 def _multiplier(rules: risk.FollowerRules) -> str:
     if rules.sizing_mode == risk.FIXED_QTY:
         return f"fixed {rules.fixed_quantity}"
-    return f"{risk.format_number(rules.lot_multiplier)}×"
+    overrides = len(rules.symbol_multipliers)
+    per_symbol = f" (+{overrides} per symbol)" if overrides else ""
+    if rules.sizing_mode == risk.CAPITAL:
+        return f"capital × {risk.format_number(rules.lot_multiplier)}{per_symbol}"
+    return f"{risk.format_number(rules.lot_multiplier)}×{per_symbol}"
 
 
 def follower_readiness() -> list[FollowerRow]:

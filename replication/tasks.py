@@ -20,6 +20,7 @@ from celery.exceptions import Retry
 
 from replication import dispatch
 from replication.services import (
+    capital,
     capture_inbound,
     capture_poll,
     placement,
@@ -161,6 +162,12 @@ def risk_snapshot_refresh_task(self: Task[Any, None]) -> None:
     """Beat: one risk-snapshot task per active follower whose session is worth calling with."""
     for follower_pk in risk_snapshot.followers_for_risk_snapshot():
         dispatch.follower_risk_snapshot_enqueue(follower_pk)
+
+
+@shared_task(name=dispatch.CAPITALS_REFRESH, **TASK_OPTIONS)
+def capitals_refresh_task(self: Task[Any, None]) -> None:
+    """Beat (before the open): read today's capital (opening cash) of the accounts capital sizing uses."""
+    capital.capitals_refresh()
 
 
 @shared_task(name=dispatch.MASTER_POLL, **TASK_OPTIONS)
