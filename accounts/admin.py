@@ -160,6 +160,7 @@ class RiskConfigInline(admin.StackedInline):
     fields = (
         "enabled",
         ("sizing_mode", "lot_multiplier"),
+        "symbol_multipliers",
         ("fixed_quantity", "max_quantity"),
         ("max_order_value", "max_daily_loss"),
         "allowed_instruments",

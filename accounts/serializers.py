@@ -76,10 +76,10 @@ class SymbolMultipliersField(serializers.DictField):
         schema: dict[str, Any] = {
             "type": "object",
             "maxProperties": v.LIST_MAX_ITEMS,
-            "propertyNames": {"pattern": v.SYMBOL_KEY_PATTERN, "maxLength": v.SYMBOL_MAX_LENGTH},
             "additionalProperties": self.child.openapi_schema,  # type: ignore[attr-defined]
             "description": "Per-symbol multipliers replacing lot_multiplier (also the capital factor): the "
-            'exact trading symbol first, then the underlying, e.g. {"NIFTY": "2", "RELIANCE-EQ": "0.5"}.',
+            'exact trading symbol first, then the underlying, e.g. {"NIFTY": "2", "RELIANCE-EQ": "0.5"}. '
+            f"Keys: 1 to {v.SYMBOL_MAX_LENGTH} of A-Z, 0-9, & . _ - (any case, upper-cased).",
         }
         if self.allow_null:
             schema["nullable"] = True

@@ -86,7 +86,6 @@ def model_check(instance, *, exclude: list[str] | None = None) -> None:
 
 # Per-symbol multipliers (RiskConfig.symbol_multipliers): the lot multiplier's bounds, DECIMAL(12, 4).
 MULTIPLIER_MIN, MULTIPLIER_MAX = Decimal("0.0001"), Decimal("99999999.9999")
-SYMBOL_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9&._-]*$"
 _SYMBOL_KEY = re.compile(r"\A[A-Z0-9][A-Z0-9&._-]*\Z")
 
 

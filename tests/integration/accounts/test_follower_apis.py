@@ -271,6 +271,7 @@ def test_risk_config_get_has_the_seed_keys(api):
         "enabled",
         "sizing_mode",
         "fixed_quantity",
+        "symbol_multipliers",
     }
     assert config["follower_id"] == "TEST-USER-1"
     assert config["sizing_mode"] == "FIXED_QTY"
@@ -289,6 +290,20 @@ def test_risk_config_get_has_the_seed_keys(api):
         ({"allowed_instruments": "SBIN"}, "allowed_instruments"),
         ({"enabled": "maybe"}, "enabled"),
         ({"max_order_value": -1}, "max_order_value"),
+        ({"sizing_mode": "capital"}, "sizing_mode"),
+        ({"symbol_multipliers": ["NIFTY", 2]}, "symbol_multipliers"),
+        ({"symbol_multipliers": "NIFTY=2"}, "symbol_multipliers"),
+        ({"symbol_multipliers": {"NIFTY": 0}}, "symbol_multipliers"),
+        ({"symbol_multipliers": {"NIFTY": "-1"}}, "symbol_multipliers"),
+        ({"symbol_multipliers": {"NIFTY": "abc"}}, "symbol_multipliers"),
+        ({"symbol_multipliers": {"NIFTY": True}}, "symbol_multipliers"),
+        ({"symbol_multipliers": {"NIFTY": None}}, "symbol_multipliers"),
+        ({"symbol_multipliers": {"NIFTY": "0.00001"}}, "symbol_multipliers"),
+        ({"symbol_multipliers": {"NIFTY": "100000000"}}, "symbol_multipliers"),
+        ({"symbol_multipliers": {"NIFTY 50": "2"}}, "symbol_multipliers"),
+        ({"symbol_multipliers": {"": "2"}}, "symbol_multipliers"),
+        ({"symbol_multipliers": {"nifty": "2", "NIFTY": "3"}}, "symbol_multipliers"),
+        ({"symbol_multipliers": {f"S{n}": "1" for n in range(501)}}, "symbol_multipliers"),
     ],
 )
 def test_risk_config_validation_names_the_field_and_writes_nothing(api, body, field):
@@ -302,6 +317,34 @@ def test_risk_config_validation_names_the_field_and_writes_nothing(api, body, fi
     assert field in response.json()["message"]
     assert RiskConfig.objects.get(account=follower).updated_at == before
     assert not AuditEvent.objects.filter(action="risk_config.replaced").exists()
+
+
+def test_risk_config_takes_capital_sizing_and_per_symbol_multipliers(api):
+    # given
+    FollowerFactory(account_id="TEST-USER-1")
+    # when
+    saved = api.post(
+        "/api/followers/risk-config",
+        {
+            "followerId": "TEST-USER-1",
+            "sizing_mode": "CAPITAL",
+            "symbol_multipliers": {"nifty": 2, "RELIANCE-EQ": "0.5", "M&M-EQ": 1.25},
+        },
+        format="json",
+    )
+    response = api.get("/api/followers/risk-config", {"followerId": "TEST-USER-1"})
+    # then symbols are upper-cased, multipliers kept exactly
+    assert saved.status_code == 200, saved.content
+    config = response.json()["config"]
+    assert config["sizing_mode"] == "CAPITAL"
+    assert config["symbol_multipliers"] == {"NIFTY": "2.0000", "RELIANCE-EQ": "0.5000", "M&M-EQ": "1.2500"}
+    stored = RiskConfig.objects.get(account__account_id="TEST-USER-1")
+    assert stored.symbol_multipliers == {"NIFTY": "2", "RELIANCE-EQ": "0.5", "M&M-EQ": "1.25"}
+    replaced = AuditEvent.objects.get(action="risk_config.replaced")
+    assert replaced.details["values"]["symbol_multipliers"] == stored.symbol_multipliers
+    # and a full replace without them clears them
+    api.post("/api/followers/risk-config", {"followerId": "TEST-USER-1"}, format="json")
+    assert RiskConfig.objects.get(account__account_id="TEST-USER-1").symbol_multipliers == {}
 
 
 def test_risk_config_unknown_follower_and_missing_config(api):
