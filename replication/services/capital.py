@@ -37,9 +37,11 @@ class SizingCapitals:
     opening_cash: Mapping[int, Decimal]
 
 
-def _capitals_read(accounts: Sequence[Account]) -> dict[int, Decimal | None]:
-    """Today's capital of each account; broker ones not read yet today are read now, in parallel, and kept."""
+def _capitals_read(accounts: Sequence[Account]) -> tuple[dict[int, Decimal | None], set[int]]:
+    """Today's capital of each account (broker ones not read yet today are read now, in parallel, and kept),
+    and the accounts whose session the broker refused (now marked EXPIRED)."""
     found: dict[int, Decimal | None] = {a.pk: account_capital_today(a) for a in accounts}
+    refused: set[int] = set()
     missing = [
         a
         for a in accounts
@@ -48,17 +50,19 @@ def _capitals_read(accounts: Sequence[Account]) -> dict[int, Decimal | None]:
         and broker_calls_allowed(credential_of(a))
     ]
     if not missing:
-        return found
+        return found, refused
     workers = min(len(missing), settings.REPLICATION_POSITIONS_CONCURRENCY)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         reads = list(pool.map(account_opening_cash_read, missing))
-    for account, (cash, _refused) in zip(missing, reads, strict=True):
+    for account, (cash, session_refused) in zip(missing, reads, strict=True):
+        if session_refused:
+            refused.add(account.pk)
         if cash is None:
             logger.warning("[CAPITAL] account %s: capital unreadable from broker limits", account.account_id)
             continue
         account_broker_capital_record(account=account, capital=cash)
         found[account.pk] = account_capital_today(account)
-    return found
+    return found, refused
 
 
 def sizing_capitals(
@@ -71,10 +75,12 @@ def sizing_capitals(
         return SizingCapitals(master_capital=None, rules=rules, opening_cash={})
     master = master_get_active()
     accounts = [*([master] if master is not None else []), *sizing]
-    capitals = _capitals_read(accounts)
+    capitals, refused = _capitals_read(accounts)
     filled = dict(rules)
     for follower in sizing:
         filled[follower.pk] = replace(rules[follower.pk], capital=capitals[follower.pk])
+        if follower.pk in refused:  # skipped as the session's, not the capital's, fault
+            filled[follower.pk] = replace(filled[follower.pk], session_status=risk.SESSION_EXPIRED)
     opening_cash = {
         a.pk: capital
         for a in sizing
@@ -88,14 +94,17 @@ def sizing_capitals(
 
 
 def accounts_needing_broker_capital() -> list[int]:
-    """The active master and the active CAPITAL-mode followers whose capital comes from the broker and whose
-    session is worth calling with: what the morning refresh reads."""
+    """The active CAPITAL-mode followers whose capital comes from the broker and whose session is worth
+    calling with, and the active master when a follower is in CAPITAL mode: what the morning refresh reads."""
     status = BrokerCredential.SessionStatus
+    capital_followers = Account.objects.filter(
+        role=Account.Role.FOLLOWER, status=Account.Status.ACTIVE, risk_config__sizing_mode=risk.CAPITAL
+    )
+    if not capital_followers.exists():
+        return []
     return list(
         Account.objects.filter(status=Account.Status.ACTIVE, capital_source=Account.CapitalSource.BROKER)
-        .filter(
-            Q(role=Account.Role.MASTER) | Q(role=Account.Role.FOLLOWER, risk_config__sizing_mode=risk.CAPITAL)
-        )
+        .filter(Q(role=Account.Role.MASTER) | Q(pk__in=capital_followers.values("pk")))
         .filter(credential__isnull=False)
         .exclude(credential__session_status__in=(status.EXPIRED, status.MISSING))
         .order_by("pk")
@@ -110,7 +119,7 @@ def capitals_refresh() -> int:
         Account.objects.filter(pk__in=accounts_needing_broker_capital()).select_related("credential")
     )
     before = {a.pk for a in accounts if account_capital_today(a) is not None}
-    found = _capitals_read(accounts)
+    found, _refused = _capitals_read(accounts)
     read = sum(1 for pk, capital in found.items() if pk not in before and capital is not None)
     logger.info("[CAPITAL] morning refresh: %d of %d accounts read from broker limits", read, len(accounts))
     return read

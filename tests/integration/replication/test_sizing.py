@@ -151,6 +151,18 @@ def test_unreadable_follower_capital_skips_and_the_next_trade_reads_again(
     assert [o["quantity"] for o in sim.orders(follower.client_id)] == [20]
 
 
+def test_a_session_refused_at_the_capital_read_skips_as_expired(api, sim, worker, master, capital_follower):
+    # given the broker refuses this follower's session when its limits are read
+    follower = capital_follower()
+    sim.add_fault(user_id=follower.client_id, endpoint="limits", mode="session_expired")
+    # when
+    body = _replicate(api, "M-CAP-EXPIRED", quantity=100)
+    # then
+    assert _result(body, follower)["reason"] == risk.REASON_SESSION_EXPIRED
+    assert BrokerCredential.objects.get(account=follower).session_status == "EXPIRED"
+    assert sim.orders(follower.client_id) == []
+
+
 def test_modify_rescales_a_capital_follower_with_todays_capitals(api, sim, worker, master, capital_follower):
     # given a capital follower (0.2) with an open LIMIT order of 20
     follower = capital_follower()
