@@ -305,20 +305,14 @@ class ReplaceCredentialForm(forms.Form):
 
 
 # ---------------------------------------------------------------------------------------------- accounts
+_CAPITAL = ("capital_source", "fixed_capital")
+_EDITABLE = ("account_id", "name", "client_id", "api_flavor", "status", "paper", *_CAPITAL)
+
+
 class AccountForm(forms.ModelForm):
     class Meta:
         model = Account
-        fields = (
-            "account_id",
-            "role",
-            "name",
-            "client_id",
-            "api_flavor",
-            "status",
-            "paper",
-            "capital_source",
-            "fixed_capital",
-        )
+        fields = ("role", *_EDITABLE)
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -338,19 +332,6 @@ class AccountForm(forms.ModelForm):
                 "master silently); create a new account instead."
             )
         return data
-
-
-_EDITABLE = (
-    "account_id",
-    "name",
-    "client_id",
-    "api_flavor",
-    "status",
-    "paper",
-    "capital_source",
-    "fixed_capital",
-)
-_CAPITAL = ("capital_source", "fixed_capital")
 
 
 # The session states as the admin's icons and words; the detail page adds what a waiting token means.

@@ -4,6 +4,7 @@ preview showing how a quantity was computed."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -252,3 +253,21 @@ def test_copy_preview_shows_the_capital_computation(
     assert "capital × 1" in html
     assert "Capital 2,00,000 / 10,00,000 × 1 = 0.2× of 100 (lot 1) -&gt; 20" in html
     assert not sim.orders()
+
+
+def test_positions_expect_the_capital_share_once_capitals_are_known(
+    client, django_user_model, otp_login, sim, engine, master, capital_follower
+):
+    # given the master holds 100 SBIN; one capital follower (0.2) has today's capitals, nothing copied yet
+    user = django_user_model.objects.create_superuser(username="boss", password="pw-boss-123")
+    otp_login(client, user)
+    sim.place_as_user(master.client_id, exchange="NSE", symbol="SBIN", side="BUY", quantity=100)
+    capital_follower()
+    # when the panel is read before and after today's capitals are known
+    before = client.get(reverse("admin:control-positions")).content.decode()
+    capitals_refresh()
+    after = client.get(reverse("admin:control-positions")).content.decode()
+    # then unknown capitals show "?" (no drift claimed), known ones the expected 20 (drift: nothing copied)
+    cell = r'<td>{}</td><td>0</td>\s*<td class="{}" data-follower="F-CAPITAL">'
+    assert re.search(cell.format(r"\?", ""), before), before
+    assert re.search(cell.format("20", "drift"), after), after
