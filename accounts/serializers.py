@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -68,31 +69,55 @@ def multiplier_field(**kwargs) -> DecimalInputField:
     )
 
 
-class SymbolMultipliersField(serializers.DictField):
-    """Per-symbol multipliers: {trading symbol or underlying: multiplier}; symbols are upper-cased."""
+class SymbolField(IdentifierField):
+    """A trading symbol or underlying as the contract master spells it, in upper case (NIFTY, M&M-EQ)."""
+
+    default_error_messages = {
+        "pattern": "Upper-case letters, digits and & . _ - only, starting with a letter or a digit."
+    }
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(child=multiplier_field(), **kwargs)
-        schema: dict[str, Any] = {
-            "type": "object",
-            "maxProperties": v.LIST_MAX_ITEMS,
-            "additionalProperties": self.child.openapi_schema,  # type: ignore[attr-defined]
-            "description": "Per-symbol multipliers replacing lot_multiplier (also the capital factor): the "
-            'exact trading symbol first, then the underlying, e.g. {"NIFTY": "2", "RELIANCE-EQ": "0.5"}. '
-            f"Keys: 1 to {v.SYMBOL_MAX_LENGTH} of A-Z, 0-9, & . _ - (any case, upper-cased).",
-        }
-        if self.allow_null:
-            schema["nullable"] = True
-        annotate(self, schema)
+        super().__init__(max_length=v.SYMBOL_MAX_LENGTH, **kwargs)
+        self.pattern = v.SYMBOL_PATTERN
+        self._regex = re.compile(self.pattern)
+        annotate(
+            self,
+            {"type": "string", "pattern": self.pattern, "minLength": 1, "maxLength": v.SYMBOL_MAX_LENGTH},
+        )
 
-    def to_internal_value(self, data: Any) -> dict[str, str]:
-        if isinstance(data, dict) and len(data) > v.LIST_MAX_ITEMS:
-            raise serializers.ValidationError(f"At most {v.LIST_MAX_ITEMS} symbols are allowed.")
-        values = super().to_internal_value(data)
+
+class SymbolMultiplierInput(serializers.Serializer):
+    symbol = SymbolField(
+        help_text="A trading symbol (NIFTY26DEC26500CE, RELIANCE-EQ) or an underlying (NIFTY)."
+    )
+    multiplier = multiplier_field()
+
+
+class SymbolMultipliersField(serializers.ListField):
+    """Per-symbol multipliers as a list of {symbol, multiplier}; stored as {SYMBOL: multiplier}. A symbol
+    given twice takes its last multiplier, as a JSON object's repeated key does (the schema cannot say
+    "unique symbols", and what it allows is accepted)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "help_text",
+            "Per-symbol multipliers replacing lot_multiplier (also the factor of capital sizing): the exact "
+            "trading symbol first, then the underlying; a symbol given twice takes its last multiplier. "
+            "Empty: none.",
+        )
+        super().__init__(child=SymbolMultiplierInput(), max_length=v.LIST_MAX_ITEMS, **kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:  # type: ignore[override]
+        pairs = {item["symbol"]: item["multiplier"] for item in super().to_internal_value(data)}
         try:
-            return v.symbol_multipliers_normalized(values)
+            return v.symbol_multipliers_normalized(pairs)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.messages[0]) from exc
+
+
+class SymbolMultiplierOutput(serializers.Serializer):
+    symbol = serializers.CharField()
+    multiplier = serializers.DecimalField(max_digits=12, decimal_places=4)
 
 
 class FollowerCreateInput(serializers.Serializer):
@@ -346,10 +371,16 @@ class RiskConfigOutput(serializers.Serializer):
     enabled = serializers.BooleanField()
     sizing_mode = serializers.CharField()
     fixed_quantity = serializers.IntegerField(allow_null=True)
-    symbol_multipliers = serializers.DictField(
-        child=serializers.DecimalField(max_digits=12, decimal_places=4),
-        help_text="Per-symbol multipliers, {trading symbol or underlying: multiplier}.",
+    symbol_multipliers = serializers.SerializerMethodField(
+        help_text="Per-symbol multipliers, trading symbols and underlyings in the order they were given."
     )
+
+    @extend_schema_field(SymbolMultiplierOutput(many=True))
+    def get_symbol_multipliers(self, config: RiskConfig) -> list[dict[str, Any]]:
+        return [
+            {"symbol": symbol, "multiplier": format(Decimal(multiplier).quantize(Decimal("0.0001")), "f")}
+            for symbol, multiplier in (config.symbol_multipliers or {}).items()
+        ]
 
 
 class RiskConfigGetOutput(serializers.Serializer):

@@ -86,6 +86,7 @@ def model_check(instance, *, exclude: list[str] | None = None) -> None:
 
 # Per-symbol multipliers (RiskConfig.symbol_multipliers): the lot multiplier's bounds, DECIMAL(12, 4).
 MULTIPLIER_MIN, MULTIPLIER_MAX = Decimal("0.0001"), Decimal("99999999.9999")
+SYMBOL_PATTERN = "^[A-Z0-9][A-Z0-9&._-]*$"  # the API's schema (ECMA); _SYMBOL_KEY is the same, anchored
 _SYMBOL_KEY = re.compile(r"\A[A-Z0-9][A-Z0-9&._-]*\Z")
 
 

@@ -42,7 +42,7 @@ REASON_FUNDS_UNAVAILABLE = "Daily loss could not be checked: funds unavailable"
 REASON_MASTER_CAPITAL_UNKNOWN = (
     "Capital sizing: master capital unknown (no fixed capital, broker limits unread)"
 )
-REASON_MASTER_CAPITAL_ZERO = "Capital sizing: master capital is 0"
+REASON_MASTER_CAPITAL_ZERO = "Capital sizing: master capital is 0 or below"
 REASON_FOLLOWER_CAPITAL_UNKNOWN = (
     "Capital sizing: follower capital unknown (no fixed capital, broker limits unread)"
 )

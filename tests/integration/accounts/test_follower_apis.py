@@ -291,19 +291,24 @@ def test_risk_config_get_has_the_seed_keys(api):
         ({"enabled": "maybe"}, "enabled"),
         ({"max_order_value": -1}, "max_order_value"),
         ({"sizing_mode": "capital"}, "sizing_mode"),
-        ({"symbol_multipliers": ["NIFTY", 2]}, "symbol_multipliers"),
-        ({"symbol_multipliers": "NIFTY=2"}, "symbol_multipliers"),
-        ({"symbol_multipliers": {"NIFTY": 0}}, "symbol_multipliers"),
-        ({"symbol_multipliers": {"NIFTY": "-1"}}, "symbol_multipliers"),
-        ({"symbol_multipliers": {"NIFTY": "abc"}}, "symbol_multipliers"),
-        ({"symbol_multipliers": {"NIFTY": True}}, "symbol_multipliers"),
-        ({"symbol_multipliers": {"NIFTY": None}}, "symbol_multipliers"),
-        ({"symbol_multipliers": {"NIFTY": "0.00001"}}, "symbol_multipliers"),
-        ({"symbol_multipliers": {"NIFTY": "100000000"}}, "symbol_multipliers"),
-        ({"symbol_multipliers": {"NIFTY 50": "2"}}, "symbol_multipliers"),
-        ({"symbol_multipliers": {"": "2"}}, "symbol_multipliers"),
-        ({"symbol_multipliers": {"nifty": "2", "NIFTY": "3"}}, "symbol_multipliers"),
-        ({"symbol_multipliers": {f"S{n}": "1" for n in range(501)}}, "symbol_multipliers"),
+        ({"symbol_multipliers": {"NIFTY": 2}}, "symbol_multipliers"),
+        ({"symbol_multipliers": ["NIFTY=2"]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY", "multiplier": 0}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY", "multiplier": "-1"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY", "multiplier": "abc"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY", "multiplier": True}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY", "multiplier": None}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY", "multiplier": "0.00001"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY", "multiplier": "100000000"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY 50", "multiplier": "2"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "nifty", "multiplier": "2"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "", "multiplier": "2"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "N" * 65, "multiplier": "2"}]}, "symbol_multipliers"),
+        (
+            {"symbol_multipliers": [{"symbol": f"S{n}", "multiplier": 1} for n in range(501)]},
+            "symbol_multipliers",
+        ),
     ],
 )
 def test_risk_config_validation_names_the_field_and_writes_nothing(api, body, field):
@@ -328,18 +333,27 @@ def test_risk_config_takes_capital_sizing_and_per_symbol_multipliers(api):
         {
             "followerId": "TEST-USER-1",
             "sizing_mode": "CAPITAL",
-            "symbol_multipliers": {"nifty": 2, "RELIANCE-EQ": "0.5", "M&M-EQ": 1.25},
+            "symbol_multipliers": [
+                {"symbol": "NIFTY", "multiplier": 2},
+                {"symbol": "RELIANCE-EQ", "multiplier": "0.5"},
+                {"symbol": "M&M-EQ", "multiplier": 1.25},
+                {"symbol": "NIFTY", "multiplier": "3"},
+            ],
         },
         format="json",
     )
     response = api.get("/api/followers/risk-config", {"followerId": "TEST-USER-1"})
-    # then symbols are upper-cased, multipliers kept exactly
+    # then multipliers are kept exactly (a symbol given twice takes its last multiplier)
     assert saved.status_code == 200, saved.content
     config = response.json()["config"]
     assert config["sizing_mode"] == "CAPITAL"
-    assert config["symbol_multipliers"] == {"NIFTY": "2.0000", "RELIANCE-EQ": "0.5000", "M&M-EQ": "1.2500"}
+    assert config["symbol_multipliers"] == [
+        {"symbol": "NIFTY", "multiplier": "3.0000"},
+        {"symbol": "RELIANCE-EQ", "multiplier": "0.5000"},
+        {"symbol": "M&M-EQ", "multiplier": "1.2500"},
+    ]
     stored = RiskConfig.objects.get(account__account_id="TEST-USER-1")
-    assert stored.symbol_multipliers == {"NIFTY": "2", "RELIANCE-EQ": "0.5", "M&M-EQ": "1.25"}
+    assert stored.symbol_multipliers == {"NIFTY": "3", "RELIANCE-EQ": "0.5", "M&M-EQ": "1.25"}
     replaced = AuditEvent.objects.get(action="risk_config.replaced")
     assert replaced.details["values"]["symbol_multipliers"] == stored.symbol_multipliers
     # and a full replace without them clears them
