@@ -444,7 +444,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=1_048_576)
 # ---------------------------------------------------------------- notifications (Telegram and e-mail)
 # E-mail through Django's SMTP backend: EMAIL_URL such as smtp+tls://user:password@smtp.example.com:587
 # (smtp+ssl:// for port 465). Unset, mail is printed to the console and nothing leaves the machine.
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+vars().update(env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="copytrade@localhost")
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 # Telegram's Bot API; the token is a secret: never logged, never in an error text or the admin.
@@ -454,7 +454,7 @@ NOTIFY_CONNECT_TIMEOUT = env.float("NOTIFY_CONNECT_TIMEOUT", default=3.05)
 NOTIFY_READ_TIMEOUT = env.float("NOTIFY_READ_TIMEOUT", default=10.0)
 # Per channel; a message over it is SUPPRESSED (logged, not sent) and the next one sent says how many were.
 NOTIFY_RATE_LIMIT = env.str("NOTIFY_RATE_LIMIT", default="20 per minute")
-NOTIFY_RATE_LIMIT_STORAGE = env.str("NOTIFY_RATE_LIMIT_STORAGE", default=ALICE_NON_ORDER_BUDGET_STORAGE)
+NOTIFY_RATE_LIMIT_STORAGE = env.str("NOTIFY_RATE_LIMIT_STORAGE", default="") or ALICE_NON_ORDER_BUDGET_STORAGE
 # A channel that is down (connection refused, timeout, 5xx, 429) is tried again with a doubling backoff.
 NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=6)
 NOTIFY_RETRY_BACKOFF = env.float("NOTIFY_RETRY_BACKOFF", default=10.0)
