@@ -896,7 +896,7 @@ class NotificationDeliveryAdmin(ReadOnlyAdmin):
         "event",
         "channel",
         "status",
-        "attempts",
+        "tries",
         "error_short",
     )
     list_filter = ("status", "event", "channel__kind", "channel")
@@ -918,6 +918,10 @@ class NotificationDeliveryAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("channel")
+
+    @admin.display(description="Tries", ordering="attempts")
+    def tries(self, obj: NotificationDelivery) -> int:
+        return obj.attempts
 
     @admin.display(description="Last error", ordering="last_error")
     def error_short(self, obj: NotificationDelivery) -> str:

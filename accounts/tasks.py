@@ -33,9 +33,10 @@ def session_check_task(account_pk: int | None = None) -> None:
     account_session_check(account=account, actor=SESSION_CHECK_ACTOR)
 
 
-# Not acks_late: a delivery is claimed (QUEUED -> SENDING) before it is sent, so a run redelivered after a
-# crash finds it claimed and sends nothing; a message is never sent twice.
-@shared_task(name=NOTIFICATION_SEND_TASK, bind=True, acks_late=False, ignore_result=True, max_retries=None)
+# acks_late (the project's default): a worker lost before claiming the delivery leaves it QUEUED and the
+# message is redelivered; once claimed (QUEUED -> SENDING) a redelivered run sends nothing, so a message is
+# never sent twice (one lost in the middle of its send stays SENDING in the log).
+@shared_task(name=NOTIFICATION_SEND_TASK, bind=True, ignore_result=True, max_retries=None)
 def notification_send_task(self: Task[Any, None], delivery_pk: int) -> None:
     """Send one notification delivery; a channel that is down is tried again later (the row counts tries)."""
     retry_in = notification_deliver(delivery_pk=delivery_pk)
