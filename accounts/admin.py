@@ -849,7 +849,7 @@ class NotificationChannelForm(forms.ModelForm):
 @admin.register(NotificationChannel)
 class NotificationChannelAdmin(TimesInIstMixin, admin.ModelAdmin):
     form = NotificationChannelForm
-    list_display = ("name", "kind", "owner", "target", "event_count", "enabled")
+    list_display = ("name", "kind", "owner", "target", "event_labels", "enabled")
     list_filter = ("kind", "enabled", ("account", admin.EmptyFieldListFilter))
     search_fields = ("name", "target", "account__account_id")
     readonly_fields = ("created_at", "updated_at")
@@ -860,7 +860,7 @@ class NotificationChannelAdmin(TimesInIstMixin, admin.ModelAdmin):
         return obj.account.account_id if obj.account is not None else "operator"
 
     @admin.display(description="Events")
-    def event_count(self, obj: NotificationChannel) -> str:
+    def event_labels(self, obj: NotificationChannel) -> str:
         labels = [NotificationEvent(e).label for e in obj.events or [] if e in NotificationEvent.values]
         return truncated(", ".join(labels), 40)
 

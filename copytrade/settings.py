@@ -1,5 +1,6 @@
 """Django settings for copytrade, read from the environment only (see .env.example)."""
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -467,7 +468,11 @@ NOTIFY_SCAN_INTERVAL = env.float("NOTIFY_SCAN_INTERVAL", default=30.0)
 NOTIFY_LOOKBACK_SECONDS = env.float("NOTIFY_LOOKBACK_SECONDS", default=3600.0)
 NOTIFY_UNKNOWN_AFTER_SECONDS = env.float("NOTIFY_UNKNOWN_AFTER_SECONDS", default=60.0)
 NOTIFY_CAPTURE_DOWN_SECONDS = env.float("NOTIFY_CAPTURE_DOWN_SECONDS", default=120.0)
-NOTIFY_CAPTURE_WINDOW = env.str("NOTIFY_CAPTURE_WINDOW", default="09:00-15:30")
+NOTIFY_CAPTURE_WINDOW = env.str("NOTIFY_CAPTURE_WINDOW", default="09:00-15:30").strip()
+if NOTIFY_CAPTURE_WINDOW and not re.fullmatch(
+    r"[0-2][0-9]:[0-5][0-9]-[0-2][0-9]:[0-5][0-9]", NOTIFY_CAPTURE_WINDOW
+):
+    raise ImproperlyConfigured("NOTIFY_CAPTURE_WINDOW must be HH:MM-HH:MM (IST) or empty.")
 CELERY_BEAT_SCHEDULE["notify-scan"] = {
     "task": "replication.notify_scan",
     "schedule": NOTIFY_SCAN_INTERVAL,

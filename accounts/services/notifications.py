@@ -221,6 +221,9 @@ def notification_deliver(*, delivery_pk: int) -> float | None:
     if delivery is None:
         return None
     channel = delivery.channel
+    if not channel.enabled and delivery.event != NotificationEvent.TEST:
+        _finish(delivery, Status.FAILED, error="The channel was switched off before it was sent")
+        return None
     if delivery.attempts == 1 and delivery.event != NotificationEvent.TEST and not _rate_allows(channel.pk):
         _finish(delivery, Status.SUPPRESSED, error=f"Over the rate limit ({settings.NOTIFY_RATE_LIMIT})")
         logger.warning("[NOTIFY] delivery %s to channel %s suppressed: rate limit", delivery.pk, channel.pk)

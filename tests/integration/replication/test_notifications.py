@@ -28,14 +28,19 @@ from accounts.models import (
     NotificationDelivery,
     NotificationEvent,
 )
-from accounts.services.notifications import Notice, notification_raise, notification_rate_reset
+from accounts.services.notifications import (
+    Notice,
+    notification_deliver,
+    notification_raise,
+    notification_rate_reset,
+)
 from replication import dispatch
 from replication.models import CaptureStatus, OrderMapping
 from replication.services.control import copying_resume, copying_stop
 from tests.factories.accounts import MasterFactory
 from tests.factories.replication import OrderMappingFactory
 from tests.integration.notify_servers import SmtpServer, TelegramStandIn
-from tests.integration.replication.conftest import settled, trade, wait_for
+from tests.integration.replication.conftest import purge_broker, settled, trade, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -355,6 +360,37 @@ def test_two_scans_raising_the_same_event_at_once_deliver_it_once(notify, worker
     assert wait_for(_all_final, timeout=5)
     assert NotificationDelivery.objects.count() == 1
     assert len(telegram.sent) == 1
+
+
+@pytest.fixture
+def no_worker() -> Iterator[None]:
+    """No worker runs: the send tasks this test queues are dropped afterwards, never run by a later test."""
+    yield
+    purge_broker()
+
+
+def test_only_enabled_channels_that_want_the_event_get_it_and_a_channel_switched_off_meanwhile_gets_nothing(
+    notify, no_worker, telegram
+):
+    # given channels: one wanting the event, one not wanting it, one switched off
+    wants = _channel("TELEGRAM", "1", [Event.KILL_SWITCH])
+    _channel("TELEGRAM", "2", [Event.CAPTURE_DOWN])
+    _channel("TELEGRAM", "3", [Event.KILL_SWITCH], enabled=False)
+    # when the event is raised (no worker: the row is what is checked)
+    notification_raise(notice=_notice(1))
+    # then only the first has a delivery
+    (queued,) = NotificationDelivery.objects.all()
+    assert queued.channel == wants
+    # when that channel is switched off before its delivery is sent
+    NotificationChannel.objects.filter(pk=wants.pk).update(enabled=False)
+    notification_deliver(delivery_pk=queued.pk)
+    # then nothing is sent and the log says why
+    queued.refresh_from_db()
+    assert (queued.status, queued.last_error) == (
+        Delivery.FAILED,
+        "The channel was switched off before it was sent",
+    )
+    assert telegram.calls == 0
 
 
 def test_a_telegram_that_is_down_is_tried_again_until_it_answers(notify, worker, telegram):

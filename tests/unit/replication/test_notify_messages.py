@@ -119,3 +119,16 @@ def test_capture_down_and_back_share_the_outage_and_the_kill_switch_keys_its_tog
 
 def test_market_time_zone_is_the_one_messages_use():
     assert str(m.IST) == settings.MARKET_TIME_ZONE
+
+
+def test_the_readiness_report_runs_after_the_session_check_and_before_the_open_on_weekdays():
+    # given
+    check = settings.CELERY_BEAT_SCHEDULE["session-check-before-market-open"]["schedule"]
+    entry = settings.CELERY_BEAT_SCHEDULE["notify-readiness-before-open"]
+    report = entry["schedule"]
+    # then 08:50 IST (03:20 UTC), five minutes after the 08:45 IST check, Monday to Friday
+    assert entry["task"] == "replication.notify_readiness"
+    assert (report.hour, report.minute) == ({3}, {20})
+    assert (check.hour, check.minute) == ({3}, {15})
+    assert report.day_of_week == {1, 2, 3, 4, 5}
+    assert settings.CELERY_BEAT_SCHEDULE["notify-scan"]["task"] == "replication.notify_scan"
