@@ -76,7 +76,6 @@ def notify(engine, smtp, telegram):
     engine.EMAIL_USE_TLS = engine.EMAIL_USE_SSL = False
     engine.EMAIL_TIMEOUT = 3.0
     engine.NOTIFY_RATE_LIMIT = "20 per minute"
-    engine.NOTIFY_RATE_LIMIT_STORAGE = "memory://"
     engine.NOTIFY_RETRY_BACKOFF = 0.2
     engine.NOTIFY_RETRY_BACKOFF_MAX = 0.5
     engine.NOTIFY_MAX_ATTEMPTS = 4
