@@ -456,10 +456,14 @@ NOTIFY_READ_TIMEOUT = env.float("NOTIFY_READ_TIMEOUT", default=10.0)
 # Per channel; a message over it is SUPPRESSED (logged, not sent) and the next one sent says how many were.
 NOTIFY_RATE_LIMIT = env.str("NOTIFY_RATE_LIMIT", default="20 per minute")
 NOTIFY_RATE_LIMIT_STORAGE = env.str("NOTIFY_RATE_LIMIT_STORAGE", default="") or ALICE_NON_ORDER_BUDGET_STORAGE
-# A channel that is down (connection refused, timeout, 5xx, 429) is tried again with a doubling backoff.
+# A channel that is down (connection refused, timeout, 5xx, 429) is tried again with a doubling backoff
+# (10, 20, 40, 80, 160 s: about five minutes). The cap stays below Redis's visibility timeout: a countdown
+# longer than it gets the retry delivered twice (harmless, the delivery is claimed, but a wasted try).
 NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=6)
 NOTIFY_RETRY_BACKOFF = env.float("NOTIFY_RETRY_BACKOFF", default=10.0)
-NOTIFY_RETRY_BACKOFF_MAX = env.float("NOTIFY_RETRY_BACKOFF_MAX", default=600.0)
+NOTIFY_RETRY_BACKOFF_MAX = min(
+    env.float("NOTIFY_RETRY_BACKOFF_MAX", default=300.0), CELERY_TASK_TIME_LIMIT * 3 - 30
+)
 # The scan (a beat task) for FAILED / UNKNOWN follower orders and capture down: every INTERVAL s, over the
 # last LOOKBACK s of changed orders; an UNKNOWN order is reported once it is UNKNOWN_AFTER s old (most are
 # resolved by the reconcile within seconds); capture is down when no read of the master's orders succeeded
