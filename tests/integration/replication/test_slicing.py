@@ -1,0 +1,133 @@
+"""Freeze-quantity slicing on the simulator: a follower order above the freeze quantity is sent as slices,
+each exactly once with its own tag; an exit closes them all; a modify reaches every open slice."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from accounts.models import MasterSettings
+from replication.models import OrderMapping, order_tag_for
+from tests.integration.replication.conftest import settled, trade, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+# NIFTY options in the simulator's contract master: lot 75, freeze quantity 1,800 (24 lots).
+OPTION = "NIFTY26NOV26000CE"
+
+
+def _nifty(trade_id: str, quantity: int = 1350, **fields) -> dict:
+    return trade(trade_id, symbol=OPTION, exchange="NFO", quantity=quantity, product_type="NRML", **fields)
+
+
+@pytest.fixture
+def doubling_follower(make_follower):
+    """A 2x follower whose caps do not bind (the defaults, 100 and 1,000, would)."""
+    MasterSettings.objects.update_or_create(
+        pk=MasterSettings.SINGLETON_ID, defaults={"max_quantity_per_trade": 100_000}
+    )
+    return make_follower(lot_multiplier=Decimal("2"), max_quantity=100_000)
+
+
+def _entries(follower) -> list[OrderMapping]:
+    return list(
+        OrderMapping.objects.filter(follower=follower, leg=OrderMapping.Leg.ENTRY).order_by("slice_no")
+    )
+
+
+def test_a_2x_follower_above_the_freeze_quantity_gets_slices_each_placed_exactly_once(
+    api, sim, worker, doubling_follower
+):
+    # given a master BUY of 1,350 (18 lots): the follower's 2,700 is above the freeze quantity of 1,800
+    follower = doubling_follower
+    # when
+    response = api.post("/api/trades/replicate", {"trade": _nifty("M-SLICE-1")}, format="json")
+    # then one result for the follower, successful, with both slices' order ids
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["summary"]["total_followers"] == 1
+    assert body["summary"]["successful"] == 1
+    (result,) = body["results"]
+    assert result["status"] == "SUCCESS", result
+    assert result["slices"] == 2
+    assert result["quantity"] == 2700
+    assert result["follower_order_id"] == result["follower_order_ids"][0]
+    # and the simulator received exactly two orders, 1,800 and 900, each with its slice's own tag
+    orders = sim.orders(follower.client_id)
+    assert [(o["side"], o["quantity"], o["status"]) for o in orders] == [
+        ("BUY", 1800, "COMPLETE"),
+        ("BUY", 900, "COMPLETE"),
+    ]
+    entries = _entries(follower)
+    assert [(m.slice_no, m.slice_count, m.quantity) for m in entries] == [(0, 2, 1800), (1, 2, 900)]
+    assert [o["orderTag"] for o in orders] == [m.order_tag for m in entries]
+    assert entries[0].order_tag == order_tag_for(
+        master_order_id="M-SLICE-1", follower_pk=follower.pk, leg="ENTRY"
+    )
+    assert len({m.order_tag for m in entries}) == 2
+    assert [o["orderId"] for o in orders] == result["follower_order_ids"]
+    # when the same trade is replicated again
+    again = api.post("/api/trades/replicate", {"trade": _nifty("M-SLICE-1")}, format="json").json()
+    # then nothing new is sent and no slice is added
+    assert again["results"][0]["follower_order_ids"] == result["follower_order_ids"]
+    assert len(sim.orders(follower.client_id)) == 2
+    assert len(_entries(follower)) == 2
+
+
+def test_an_exit_closes_every_slice(api, sim, worker, doubling_follower):
+    # given a follower holding 2,700 from two slices
+    follower = doubling_follower
+    api.post("/api/trades/replicate", {"trade": _nifty("M-SLICE-2")}, format="json")
+    assert wait_for(lambda: settled("M-SLICE-2"))
+    # when the master exits
+    response = api.post("/api/trades/exit", {"masterOrderId": "M-SLICE-2"}, format="json")
+    # then one result for the follower
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["summary"]["total_followers"] == 1
+    (result,) = body["results"]
+    assert result["status"] == "SUCCESS", result
+    # and the simulator squared off each slice exactly once, and the follower is flat
+    assert wait_for(lambda: settled("M-SLICE-2"))
+    sells = [o for o in sim.orders(follower.client_id) if o["side"] == "SELL"]
+    assert sorted(o["quantity"] for o in sells) == [900, 1800]
+    assert all(o["quantity"] <= 1800 for o in sells)
+    exit_tags = set(
+        OrderMapping.objects.filter(follower=follower, leg=OrderMapping.Leg.EXIT).values_list(
+            "order_tag", flat=True
+        )
+    )
+    assert {o["orderTag"] for o in sells} == exit_tags
+    (position,) = [p for p in sim.positions(follower.client_id) if p["tradingSymbol"] == OPTION]
+    assert position["netQuantity"] == 0
+    # when the exit comes again, nothing new is sent
+    api.post("/api/trades/exit", {"masterOrderId": "M-SLICE-2"}, format="json")
+    assert len([o for o in sim.orders(follower.client_id) if o["side"] == "SELL"]) == 2
+
+
+def test_a_modify_changes_every_open_slice(api, sim, worker, doubling_follower):
+    # given two open LIMIT slices (1,800 and 900) below the market
+    follower = doubling_follower
+    api.post(
+        "/api/trades/replicate",
+        {"trade": _nifty("M-SLICE-3", order_type="LIMIT", price="150")},
+        format="json",
+    )
+    assert wait_for(lambda: settled("M-SLICE-3"))
+    # when the master moves its price and raises its quantity to 1,800 (the follower's 3,600)
+    response = api.post(
+        "/api/trades/modify",
+        {"masterOrderId": "M-SLICE-3", "modification": {"price": "151", "quantity": 1800}},
+        format="json",
+    )
+    # then every slice carries the new price, and the new total is spread over the slices
+    body = response.json()
+    assert response.status_code == 200, body
+    assert [r["status"] for r in body["results"]] == ["SUCCESS"], body
+    orders = sim.orders(follower.client_id)
+    assert [(o["quantity"], o["price"], o["status"]) for o in orders] == [
+        (1800, "151.00", "OPEN"),
+        (1800, "151.00", "OPEN"),
+    ]
+    assert [m.quantity for m in _entries(follower)] == [1800, 1800]
