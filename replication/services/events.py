@@ -5,7 +5,7 @@ from __future__ import annotations
 from replication import selectors, states
 from replication.models import OrderAction, TradeEvent
 
-_ACTION_RESULTS = {
+_ACTION_RESULTS: dict[str, str] = {
     OrderAction.Status.DONE: "SUCCESS",
     OrderAction.Status.FAILED: "FAILED",
     OrderAction.Status.SKIPPED: "SKIPPED",

@@ -131,3 +131,48 @@ def test_a_modify_changes_every_open_slice(api, sim, worker, doubling_follower):
         (1800, "151.00", "OPEN"),
     ]
     assert [m.quantity for m in _entries(follower)] == [1800, 1800]
+
+
+def _open_slices(api, trade_id: str) -> None:
+    api.post(
+        "/api/trades/replicate",
+        {"trade": _nifty(trade_id, order_type="LIMIT", price="150")},
+        format="json",
+    )
+    assert wait_for(lambda: settled(trade_id))
+
+
+def test_a_modify_that_needs_more_slices_places_a_new_slice_once(api, sim, worker, doubling_follower):
+    # given two open slices (1,800 and 900) of the follower's 2,700
+    follower = doubling_follower
+    _open_slices(api, "M-SLICE-4")
+    # when the master raises its quantity to 2,250 (the follower's 4,500: 1,800 + 1,800 + 900)
+    api.post(
+        "/api/trades/modify",
+        {"masterOrderId": "M-SLICE-4", "modification": {"quantity": 2250}},
+        format="json",
+    )
+    assert wait_for(lambda: settled("M-SLICE-4") and len(sim.orders(follower.client_id)) == 3)
+    # then the second slice grows to the slice size and a third slice carries the rest, each sent once
+    assert wait_for(lambda: [o["quantity"] for o in sim.orders(follower.client_id)] == [1800, 1800, 900])
+    entries = _entries(follower)
+    assert [(m.slice_no, m.slice_count, m.quantity) for m in entries] == [
+        (0, 3, 1800),
+        (1, 3, 1800),
+        (2, 3, 900),
+    ]
+    assert sim.orders(follower.client_id)[2]["orderTag"] == entries[2].order_tag
+
+
+def test_a_modify_that_needs_fewer_slices_cancels_the_slice_not_needed(api, sim, worker, doubling_follower):
+    # given two open slices (1,800 and 900)
+    follower = doubling_follower
+    _open_slices(api, "M-SLICE-5")
+    # when the master lowers its quantity to 600 (the follower's 1,200: one slice)
+    body = api.post(
+        "/api/trades/modify", {"masterOrderId": "M-SLICE-5", "modification": {"quantity": 600}}, format="json"
+    ).json()
+    # then the first slice carries 1,200 and the second is cancelled; one result for the follower
+    assert [r["status"] for r in body["results"]] == ["SUCCESS"], body
+    orders = sim.orders(follower.client_id)
+    assert [(o["quantity"], o["status"]) for o in orders] == [(1200, "OPEN"), (900, "CANCELLED")]
