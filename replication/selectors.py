@@ -472,7 +472,7 @@ def open_copied_trade_counts(*, follower_pks: Iterable[int], limit: int | None =
         open_copied_trades(follower_pks=follower_pks)
         .order_by()
         .values_list("follower_id", "exchange", "trading_symbol", "product_type")
-        .annotate(open_trades=Count("id"))
+        .annotate(open_trades=Count("master_order_id", distinct=True))  # a sliced order is one trade
     )
     entries: dict[int, int] = {}
     for follower_pk, exchange, trading_symbol, product, open_trades in rows:
