@@ -94,7 +94,7 @@ def trade_modify(
         return params
 
     def skip_reason_for(entry: OrderMapping) -> str:
-        if plan is not None and not plan.totals[(entry.follower_id, entry.leg)]:
+        if plan is not None and not plan.totals.get((entry.follower_id, entry.leg), 1):
             return f"Quantity becomes 0 after multiplier for modified quantity {modification.quantity}"
         return ""
 
@@ -122,7 +122,10 @@ def trade_modify(
                 params_for=lambda entry: {},
                 skip_reason_for=lambda entry: "",
             )
-        if plan is not None:
+        closed = TradeEvent.objects.filter(
+            dedupe_key__in=[f"{kind}:{master_order_id}" for kind in ("EXIT", "CANCEL")]
+        ).exists()
+        if plan is not None and not closed:
             _slices_add(plan, modification=modification)
     return event
 
@@ -145,6 +148,8 @@ def _quantity_plan(entries: list[OrderMapping], *, total_for: Any) -> _QuantityP
     open_statuses = (*states.IN_FLIGHT, *states.OPEN_AT_BROKER)
     for key, group in groups.items():
         group.sort(key=lambda m: m.slice_no)
+        if not any(m.status in open_statuses for m in group):
+            continue  # nothing left to modify: a final order is never topped up by new slices
         total = total_for(group[0])
         plan.totals[key] = total
         if not total:
@@ -165,8 +170,19 @@ def _quantity_plan(entries: list[OrderMapping], *, total_for: Any) -> _QuantityP
             if quantity == 0:
                 plan.cancels.add(mapping.pk)
             plan.quantities[mapping.pk] = quantity
-        if extra:
+        if extra and all(m.status in (*open_statuses, Status.COMPLETED) for m in group):
             plan.additions.append((group[-1], extra))
+        elif extra:
+            # A slice was rejected, cancelled or never placed: sending its quantity again as a new slice
+            # would repeat what the broker or the operator refused.
+            logger.warning(
+                "[MODIFY] master %s follower %s %s: %s more not mirrored (a slice is %s)",
+                group[0].master_order_id,
+                group[0].follower_id,
+                group[0].leg,
+                sum(extra),
+                next(m.status for m in group if m.status not in (*open_statuses, Status.COMPLETED)).lower(),
+            )
     return plan
 
 

@@ -176,3 +176,42 @@ def test_a_modify_that_needs_fewer_slices_cancels_the_slice_not_needed(api, sim,
     assert [r["status"] for r in body["results"]] == ["SUCCESS"], body
     orders = sim.orders(follower.client_id)
     assert [(o["quantity"], o["status"]) for o in orders] == [(1200, "OPEN"), (900, "CANCELLED")]
+
+
+def test_a_modify_never_resends_the_quantity_of_a_rejected_slice(api, sim, worker, doubling_follower):
+    # given two open slices, the second rejected by the broker after acceptance (and synced)
+    from replication.services.sweeper import follower_orders_sync
+
+    follower = doubling_follower
+    _open_slices(api, "M-SLICE-6")
+    second = sim.orders(follower.client_id)[1]["orderId"]
+    sim.reject(second, "RMS: margin exceeds")
+    follower_orders_sync(follower_pk=follower.pk)
+    # when the master raises its quantity to 2,250 (the follower's 4,500)
+    api.post(
+        "/api/trades/modify",
+        {"masterOrderId": "M-SLICE-6", "modification": {"quantity": 2250}},
+        format="json",
+    )
+    assert wait_for(lambda: settled("M-SLICE-6"))
+    # then the open slice grows to the slice size, and no new slice is sent for the rest
+    orders = sim.orders(follower.client_id)
+    assert [(o["quantity"], o["status"]) for o in orders] == [(1800, "OPEN"), (900, "REJECTED")]
+    assert len(_entries(follower)) == 2
+
+
+def test_a_modify_after_an_exit_adds_no_slice(api, sim, worker, doubling_follower):
+    # given two open slices, exited (both cancelled)
+    follower = doubling_follower
+    _open_slices(api, "M-SLICE-7")
+    api.post("/api/trades/exit", {"masterOrderId": "M-SLICE-7"}, format="json")
+    assert wait_for(lambda: settled("M-SLICE-7"))
+    # when a late modify raises the quantity
+    api.post(
+        "/api/trades/modify",
+        {"masterOrderId": "M-SLICE-7", "modification": {"quantity": 2250}},
+        format="json",
+    )
+    # then nothing new is sent
+    assert [o["status"] for o in sim.orders(follower.client_id)] == ["CANCELLED", "CANCELLED"]
+    assert len(_entries(follower)) == 2
