@@ -209,7 +209,7 @@ class PreviewRow:
         """ "3 slices of 1800" (the last one the remainder) for an order above the freeze quantity."""
         if len(self.slices) < 2:
             return ""
-        rest = f" (last {self.slices[-1]})" if self.slices[-1] != self.slices[0] else ""
+        rest = f", last {self.slices[-1]}" if self.slices[-1] != self.slices[0] else ""
         return f"{len(self.slices)} slices of {self.slices[0]}{rest}"
 
 
