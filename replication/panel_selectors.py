@@ -369,6 +369,8 @@ def exit_plan(*, master_order_id: str) -> list[ExitPlanRow]:
             text = f"square off {filled}"
         else:
             text = f"nothing: {entry.status.lower()}"
+        if entry.slice_label:
+            text = f"slice {entry.slice_label}: {text}"
         plan.append(
             ExitPlanRow(
                 follower_id=entry.follower.account_id,
