@@ -215,3 +215,19 @@ def test_a_modify_after_an_exit_adds_no_slice(api, sim, worker, doubling_followe
     # then nothing new is sent
     assert [o["status"] for o in sim.orders(follower.client_id)] == ["CANCELLED", "CANCELLED"]
     assert len(_entries(follower)) == 2
+
+
+def test_the_operators_freeze_quantity_slices_where_the_contract_master_has_none(
+    api, sim, worker, make_follower
+):
+    # given an operator's freeze quantity of 60 for NSE:SBIN (the contract master gives none for equities)
+    from replication.models import FreezeQuantity
+
+    FreezeQuantity.objects.create(exchange="NSE", symbol="SBIN", freeze_quantity=60)
+    follower = make_follower()
+    # when the master buys 100
+    body = api.post("/api/trades/replicate", {"trade": trade("M-SLICE-8")}, format="json").json()
+    # then the follower's 100 goes as 60 + 40
+    (result,) = body["results"]
+    assert (result["status"], result["slices"], result["quantity"]) == ("SUCCESS", 2, 100)
+    assert [o["quantity"] for o in sim.orders(follower.client_id)] == [60, 40]
