@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts.selectors import account_broker_client, master_settings_get
 from broker.exceptions import BrokerRejectedError
@@ -186,29 +186,45 @@ def _quantity_plan(entries: list[OrderMapping], *, total_for: Any) -> _QuantityP
     return plan
 
 
+def _slice_create(
+    last: OrderMapping, modification: Modification, order_type: str, quantity: int, slice_no: int, count: int
+) -> OrderMapping:
+    return leg_mapping_create(
+        trade_event=last.trade_event,
+        master_order_id=last.master_order_id,
+        like=last,
+        leg=last.leg,
+        side=last.side,
+        quantity=quantity,
+        order_type=order_type,
+        price=modification.price if modification.price is not None else last.price,
+        trigger_price=(
+            modification.trigger_price if modification.trigger_price is not None else last.trigger_price
+        ),
+        slice_no=slice_no,
+        slice_count=count,
+    )
+
+
 def _slices_add(plan: _QuantityPlan, *, modification: Modification) -> None:
     """New PENDING slices for follower orders whose new total needs more than their slices carry."""
     for last, quantities in plan.additions:
         order_type = modification.order_type or last.order_type
         count = last.slice_no + 1 + len(quantities)
         for index, quantity in enumerate(quantities):
-            mapping = leg_mapping_create(
-                trade_event=last.trade_event,
-                master_order_id=last.master_order_id,
-                like=last,
-                leg=last.leg,
-                side=last.side,
-                quantity=quantity,
-                order_type=order_type,
-                price=modification.price if modification.price is not None else last.price,
-                trigger_price=(
-                    modification.trigger_price
-                    if modification.trigger_price is not None
-                    else last.trigger_price
-                ),
-                slice_no=last.slice_no + 1 + index,
-                slice_count=count,
-            )
+            try:
+                with transaction.atomic():  # a savepoint: a concurrent modify may have added this slice
+                    mapping = _slice_create(
+                        last, modification, order_type, quantity, last.slice_no + 1 + index, count
+                    )
+            except IntegrityError:
+                logger.info(
+                    "[MODIFY] slice %s of master %s follower %s exists already",
+                    last.slice_no + 1 + index,
+                    last.master_order_id,
+                    last.follower_id,
+                )
+                continue
             logger.info(
                 "[MODIFY] mapping %s: new slice %s of %s for follower %s (tag %s)",
                 mapping.pk,
