@@ -231,3 +231,39 @@ def test_the_operators_freeze_quantity_slices_where_the_contract_master_has_none
     (result,) = body["results"]
     assert (result["status"], result["slices"], result["quantity"]) == ("SUCCESS", 2, 100)
     assert [o["quantity"] for o in sim.orders(follower.client_id)] == [60, 40]
+
+
+def test_an_exit_of_partly_filled_slices_cancels_the_rest_and_squares_off_each_slices_fill(
+    api, sim, worker, doubling_follower
+):
+    # given two open LIMIT slices: the first filled in full (1,800), the second 300 of 900
+    follower = doubling_follower
+    _open_slices(api, "M-SLICE-9")
+    first, second = (o["orderId"] for o in sim.orders(follower.client_id))
+    sim.fill(first, quantity=1800, price="150")
+    sim.fill(second, quantity=300, price="150")
+    # when the master exits
+    body = api.post("/api/trades/exit", {"masterOrderId": "M-SLICE-9"}, format="json").json()
+    assert wait_for(lambda: settled("M-SLICE-9"))
+    # then one result; the open 600 is cancelled and each slice's fill is squared off by its own order
+    assert [r["status"] for r in body["results"]] == ["SUCCESS"], body
+    orders = sim.orders(follower.client_id)
+    assert sim.order(second)["status"] == "CANCELLED"
+    sells = sorted(o["quantity"] for o in orders if o["side"] == "SELL")
+    assert sells == [300, 1800]
+    (position,) = [p for p in sim.positions(follower.client_id) if p["tradingSymbol"] == OPTION]
+    assert position["netQuantity"] == 0
+
+
+def test_a_sliced_trade_counts_as_one_open_trade(api, sim, worker, doubling_follower):
+    # given a limit of 2 concurrent trades and one open trade sent as two slices
+    follower = doubling_follower
+    MasterSettings.objects.filter(pk=MasterSettings.SINGLETON_ID).update(max_concurrent_trades=2)
+    api.post("/api/trades/replicate", {"trade": _nifty("M-SLICE-10")}, format="json")
+    assert wait_for(lambda: settled("M-SLICE-10"))
+    # when a second trade comes
+    body = api.post("/api/trades/replicate", {"trade": trade("M-SLICE-11")}, format="json").json()
+    # then it is copied: the two slices are one trade, not two
+    (result,) = body["results"]
+    assert result["status"] == "SUCCESS", result
+    assert len(sim.orders(follower.client_id)) == 3
