@@ -267,3 +267,16 @@ def test_a_sliced_trade_counts_as_one_open_trade(api, sim, worker, doubling_foll
     (result,) = body["results"]
     assert result["status"] == "SUCCESS", result
     assert len(sim.orders(follower.client_id)) == 3
+
+
+def test_a_cancel_cancels_every_open_slice_with_one_result(api, sim, worker, doubling_follower):
+    # given two open slices
+    follower = doubling_follower
+    _open_slices(api, "M-SLICE-12")
+    # when the master cancels
+    body = api.post("/api/trades/cancel", {"masterOrderId": "M-SLICE-12"}, format="json").json()
+    # then both are cancelled at the broker and the follower has one result, counted once
+    assert wait_for(lambda: [o["status"] for o in sim.orders(follower.client_id)] == ["CANCELLED"] * 2)
+    (result,) = body["results"]
+    assert (result["status"], result["slices"]) == ("SUCCESS", 2), result
+    assert body["summary"]["total_followers"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from replication import risk
+from replication.serializers import slices_merged
 
 
 @pytest.mark.parametrize(
@@ -94,3 +95,38 @@ def test_slices_redistribute(total, floors, modifiable, freeze, existing, new):
     )
     # then
     assert result == (existing, new)
+
+
+def _result(status: str, order_id: str = "", reason: str = "", quantity: int = 900) -> dict:
+    return {
+        "follower_id": "F1",
+        "status": status,
+        "follower_order_id": order_id,
+        "reason": reason,
+        "quantity": quantity,
+    }
+
+
+@pytest.mark.parametrize(
+    ("statuses", "merged", "reason"),
+    [
+        (["SUCCESS", "SUCCESS"], "SUCCESS", ""),
+        (["SUCCESS", "FAILED"], "FAILED", "1 of 2 slices failed: EC003: error"),
+        (["SUCCESS", "PENDING"], "PENDING", "1 of 2 slices in flight"),
+        (["FAILED", "PENDING"], "PENDING", "1 of 2 slices in flight"),
+        (["SKIPPED", "SKIPPED"], "SKIPPED", ""),
+    ],
+)
+def test_a_sliced_followers_result_is_success_only_when_every_slice_succeeded(statuses, merged, reason):
+    # given
+    rows = [
+        _result(status, order_id=f"O{n}", reason="EC003: error" if status == "FAILED" else "")
+        for n, status in enumerate(statuses)
+    ]
+    # when
+    result = slices_merged(rows)
+    # then the first slice's order id stays, every slice's order id and the total quantity are added
+    assert (result["status"], result.get("reason", "")) == (merged, reason)
+    assert result["follower_order_id"] == "O0"
+    assert result["follower_order_ids"] == ["O0", "O1"]
+    assert (result["slices"], result["quantity"]) == (2, 1800)
