@@ -130,3 +130,23 @@ def test_a_sliced_followers_result_is_success_only_when_every_slice_succeeded(st
     assert result["follower_order_id"] == "O0"
     assert result["follower_order_ids"] == ["O0", "O1"]
     assert (result["slices"], result["quantity"]) == (2, 1800)
+
+
+def test_slice_tags_are_deterministic_short_unique_and_slice_0_keeps_the_unsliced_tag():
+    # given the tag every mapping had before orders were sliced
+    import base64
+    import hashlib
+
+    from replication.models import order_tag_for
+
+    digest = hashlib.sha256(b"M-1|7|ENTRY").digest()
+    unsliced = ("CT" + base64.b32encode(digest).decode().rstrip("="))[:20]
+    # when
+    tags = [order_tag_for(master_order_id="M-1", follower_pk=7, leg="ENTRY", slice_no=n) for n in range(50)]
+    # then
+    assert tags[0] == unsliced == order_tag_for(master_order_id="M-1", follower_pk=7, leg="ENTRY")
+    assert len(set(tags)) == 50
+    assert all(len(tag) <= 20 for tag in tags)
+    assert tags == [
+        order_tag_for(master_order_id="M-1", follower_pk=7, leg="ENTRY", slice_no=n) for n in range(50)
+    ]
