@@ -280,3 +280,32 @@ def test_a_cancel_cancels_every_open_slice_with_one_result(api, sim, worker, dou
     (result,) = body["results"]
     assert (result["status"], result["slices"]) == ("SUCCESS", 2), result
     assert body["summary"]["total_followers"] == 1
+
+
+def test_a_freeze_quantity_below_one_lot_skips_the_follower_with_that_reason(api, sim, worker, make_follower):
+    # given a contract the contract master gives no freeze quantity for, and an operator's value below a lot
+    from broker.instrument_store import instrument_cache_clear
+    from broker.models import Instrument
+    from replication.models import FreezeQuantity
+
+    Instrument.objects.create(
+        exchange="NFO", token="99001", symbol="FINNIFTY", trading_symbol="FINNIFTY26NOVFUT", lot_size=65
+    )
+    instrument_cache_clear()
+    FreezeQuantity.objects.create(exchange="NFO", symbol="FINNIFTY", freeze_quantity=50)
+    follower = make_follower()
+    # when
+    body = api.post(
+        "/api/trades/replicate",
+        {
+            "trade": trade(
+                "M-SLICE-13", symbol="FINNIFTY26NOVFUT", exchange="NFO", quantity=65, product_type="NRML"
+            )
+        },
+        format="json",
+    ).json()
+    # then nothing is sent and the reason says why
+    (result,) = body["results"]
+    assert result["status"] == "SKIPPED", result
+    assert result["reason"] == "Freeze quantity 50 is below one lot (65): order cannot be sliced"
+    assert sim.orders(follower.client_id) == []
