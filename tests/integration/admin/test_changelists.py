@@ -66,7 +66,7 @@ COLUMNS = {
         "Fetched (IST)",
         "Error",
     ],
-    "broker_instrument": ["Exchange", "Trading symbol", "Symbol", "Token", "Lot", "Tick", "Expiry"],
+    "broker_instrument": ["Exchange", "Trading symbol", "Symbol", "Token", "Lot", "Tick", "Freeze", "Expiry"],
     "core_heartbeat": ["Name", "Last seen (IST)", "Hostname"],
 }
 # Models whose list shows a long reason, note or error, cut short.
