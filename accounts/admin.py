@@ -29,11 +29,15 @@ from django.views.decorators.debug import sensitive_post_parameters
 from accounts import validators as v
 from accounts.encryption import mask_last4
 from accounts.models import (
+    SUBSCRIBABLE_EVENTS,
     Account,
     AuditEvent,
     BrokerCredential,
     Consent,
     MasterSettings,
+    NotificationChannel,
+    NotificationDelivery,
+    NotificationEvent,
     OrderTypeChoices,
     ProductTypeChoices,
     RiskConfig,
@@ -52,6 +56,11 @@ from accounts.services.accounts import (
     risk_config_replace,
 )
 from accounts.services.consent import consent_link_issue, consent_record_by_operator, consent_revoke
+from accounts.services.notifications import (
+    notification_channel_delete,
+    notification_channel_save,
+    notification_test,
+)
 from accounts.services.sessions import account_session_check
 from copytrade.core.admin_display import ReadOnlyAdmin, TimesInIstMixin, icon, time_column, truncated
 from copytrade.core.exceptions import ApplicationError
@@ -876,3 +885,102 @@ class AuditEventAdmin(ReadOnlyAdmin):
     @admin.display(description="Target", ordering="target")
     def target_short(self, obj: AuditEvent) -> str:
         return truncated(obj.target, 40)
+
+
+# ---------------------------------------------------------------------------------------- notifications
+class NotificationChannelForm(forms.ModelForm):
+    """A channel with its events as checkboxes; the model's clean() checks the target and the owner."""
+
+    events = forms.MultipleChoiceField(
+        choices=[(e.value, e.label) for e in SUBSCRIBABLE_EVENTS],
+        required=False,
+        widget=Checkboxes,
+        help_text="What this channel is told. A follower's channel hears only about that follower (capture "
+        "and kill switch are operator events).",
+    )
+
+    class Meta:
+        model = NotificationChannel
+        fields = ("name", "kind", "account", "target", "events", "enabled")
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(TimesInIstMixin, admin.ModelAdmin):
+    form = NotificationChannelForm
+    list_display = ("name", "kind", "owner", "target", "event_labels", "enabled")
+    list_filter = ("kind", "enabled", ("account", admin.EmptyFieldListFilter))
+    search_fields = ("name", "target", "account__account_id")
+    readonly_fields = ("created_at", "updated_at")
+    actions = ("send_test",)
+
+    @admin.display(description="Owner", ordering="account__account_id")
+    def owner(self, obj: NotificationChannel) -> str:
+        return obj.account.account_id if obj.account is not None else "operator"
+
+    @admin.display(description="Events")
+    def event_labels(self, obj: NotificationChannel) -> str:
+        labels = [NotificationEvent(e).label for e in obj.events or [] if e in NotificationEvent.values]
+        return truncated(", ".join(labels), 40)
+
+    def save_model(self, request, obj: NotificationChannel, form, change: bool) -> None:
+        notification_channel_save(
+            channel=obj, changed=list(form.changed_data), actor=_actor(request), created=not change
+        )
+
+    def delete_model(self, request, obj: NotificationChannel) -> None:
+        notification_channel_delete(channel=obj, actor=_actor(request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        for channel in queryset:
+            notification_channel_delete(channel=channel, actor=_actor(request))
+
+    @admin.action(description="Send a test message to the selected channels", permissions=["change"])
+    def send_test(self, request, queryset) -> None:
+        count = 0
+        for channel in queryset:
+            notification_test(channel=channel, actor=_actor(request))
+            count += 1
+        self.message_user(
+            request,
+            f"Test message queued for {count} channel(s); its outcome is in the notification deliveries.",
+            messages.SUCCESS,
+        )
+
+
+@admin.register(NotificationDelivery)
+class NotificationDeliveryAdmin(ReadOnlyAdmin):
+    list_display = (
+        time_column("created_at", "Queued"),
+        "event",
+        "channel",
+        "status",
+        "tries",
+        "error_short",
+    )
+    list_filter = ("status", "event", "channel__kind", "channel")
+    search_fields = ("dedupe_key", "subject", "channel__name")
+    readonly_fields = (
+        "created_at",
+        "channel",
+        "event",
+        "dedupe_key",
+        "status",
+        "attempts",
+        "sent_at",
+        "updated_at",
+        "last_error",
+        "subject",
+        "body",
+    )
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("channel")
+
+    @admin.display(description="Tries", ordering="attempts")
+    def tries(self, obj: NotificationDelivery) -> int:
+        return obj.attempts
+
+    @admin.display(description="Last error", ordering="last_error")
+    def error_short(self, obj: NotificationDelivery) -> str:
+        return truncated(obj.last_error, 40)

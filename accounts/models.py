@@ -439,3 +439,139 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("AuditEvent is append-only")
+
+
+# ------------------------------------------------------------------------------------------ notifications
+class NotificationEvent(models.TextChoices):
+    """What a notification channel can ask to be told about."""
+
+    FOLLOWER_NOT_READY = "FOLLOWER_NOT_READY", "Follower not ready before the open"
+    ORDER_FAILED = "ORDER_FAILED", "Follower order FAILED"
+    ORDER_UNKNOWN = "ORDER_UNKNOWN", "Follower order outcome UNKNOWN"
+    LOSS_LIMIT = "LOSS_LIMIT", "Daily loss limit hit"
+    AUTO_LIQUIDATED = "AUTO_LIQUIDATED", "Follower auto-liquidated"
+    CAPTURE_DOWN = "CAPTURE_DOWN", "Master capture down"
+    KILL_SWITCH = "KILL_SWITCH", "Kill switch turned on or off"
+    TEST = "TEST", "Test message"
+
+
+# A follower's channel hears only about that follower; these are the events that are about one follower.
+FOLLOWER_EVENTS = (
+    NotificationEvent.FOLLOWER_NOT_READY,
+    NotificationEvent.ORDER_FAILED,
+    NotificationEvent.ORDER_UNKNOWN,
+    NotificationEvent.LOSS_LIMIT,
+    NotificationEvent.AUTO_LIQUIDATED,
+)
+SUBSCRIBABLE_EVENTS = tuple(e for e in NotificationEvent if e != NotificationEvent.TEST)
+
+
+def validate_notification_events(value) -> None:
+    if not isinstance(value, list):
+        raise ValidationError("must be a list of events")
+    unknown = sorted({str(item) for item in value} - {str(e) for e in SUBSCRIBABLE_EVENTS})
+    if unknown:
+        raise ValidationError(f"unknown events: {', '.join(unknown)}")
+
+
+class NotificationChannel(TimeStampedModel):
+    """Where notifications go: a Telegram chat or an e-mail address, of the operator (no account) or of one
+    follower (who hears only about itself)."""
+
+    class Kind(models.TextChoices):
+        TELEGRAM = "TELEGRAM", "Telegram"
+        EMAIL = "EMAIL", "E-mail"
+
+    name = models.CharField(max_length=100, validators=[v.validate_printable])
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notification_channels",
+        limit_choices_to={"role": Account.Role.FOLLOWER},
+        help_text="A follower: the channel hears only about that follower. Empty: an operator channel "
+        "(hears about everything).",
+    )
+    target = models.CharField(
+        max_length=254,
+        help_text="Telegram: the chat id (e.g. 123456789, -1001234567890 or @channelname). "
+        "E-mail: the address.",
+    )
+    events = models.JSONField(default=list, blank=True, validators=[validate_notification_events])
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        owner = self.account.account_id if self.account is not None else "operator"
+        return f"{self.name} ({self.get_kind_display()}, {owner})"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        try:
+            v.validate_notification_target(self.kind, self.target)
+        except ValidationError as exc:
+            errors["target"] = exc.messages[0]
+        if self.account is not None:
+            if self.account.role != Account.Role.FOLLOWER:
+                errors["account"] = "Only a follower's channel names an account; the operator's names none."
+            wider = sorted(set(self.events or []) - {str(e) for e in FOLLOWER_EVENTS})
+            if wider:
+                errors["events"] = (
+                    "A follower's channel hears only about that follower: "
+                    f"{', '.join(wider)} are operator events."
+                )
+        if errors:
+            raise ValidationError(errors)
+
+
+class NotificationDelivery(models.Model):
+    """One message to one channel: the delivery log. Unique per (channel, dedupe key), so an event is never
+    sent twice to a channel, whoever detects it and however often."""
+
+    class Status(models.TextChoices):
+        QUEUED = "QUEUED", "Queued"
+        SENDING = "SENDING", "Sending"
+        SENT = "SENT", "Sent"
+        FAILED = "FAILED", "Failed"
+        SUPPRESSED = "SUPPRESSED", "Suppressed (rate limit)"
+
+    channel = models.ForeignKey(NotificationChannel, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=32, choices=NotificationEvent.choices)
+    dedupe_key = models.CharField(max_length=191)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    # A SUPPRESSED message is counted once in the next message sent on its channel.
+    counted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "notification deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "dedupe_key"], name="notification_delivery_once"),
+        ]
+        indexes = [models.Index(fields=["channel", "status", "created_at"], name="notification_channel_log")]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} to {self.channel.name}: {self.status}"
+
+
+class NotificationMark(models.Model):
+    """Since when a watched condition has held (e.g. master capture down), so "down for longer than N
+    minutes" survives restarts and is the same for every worker. Deleted when the condition ends."""
+
+    name = models.CharField(max_length=100, unique=True)
+    since = models.DateTimeField()
+    notified = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.name} since {self.since:%Y-%m-%d %H:%M:%S}"

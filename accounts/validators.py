@@ -11,6 +11,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 from copytrade.core.exceptions import ValidationFailed
 from copytrade.core.fields import IDENTIFIER_CHARS, TEXT_PATTERN
@@ -82,6 +83,26 @@ def model_check(instance, *, exclude: list[str] | None = None) -> None:
         name = "" if field == "__all__" else field
         message = f"{name}: {messages[0]}" if name else messages[0]
         raise ValidationFailed(message, code="invalid", extra={"field": name}) from exc
+
+
+# A Telegram chat: a numeric id (groups and channels are negative, -100...) or a public @channelname.
+_TELEGRAM_CHAT = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$")
+
+
+def validate_notification_target(kind: str, target: str) -> None:
+    """A Telegram chat id for a TELEGRAM channel, an e-mail address for an EMAIL one (ValidationError)."""
+    if kind == "TELEGRAM":
+        if not _TELEGRAM_CHAT.match(target or ""):
+            raise ValidationError(
+                "Enter a Telegram chat id (e.g. 123456789 or -1001234567890) or a public @channelname."
+            )
+    elif kind == "EMAIL":
+        try:
+            validate_email(target)
+        except ValidationError:
+            raise ValidationError("Enter a valid e-mail address.") from None
+    else:
+        raise ValidationError("Choose Telegram or e-mail.")
 
 
 # Per-symbol multipliers (RiskConfig.symbol_multipliers): the lot multiplier's bounds, DECIMAL(12, 4).

@@ -40,6 +40,7 @@ def _to_instrument(row: InstrumentRow) -> Instrument:
         expiry=row.expiry,
         lot_size=row.lot_size,
         tick_size=row.tick_size,
+        freeze_quantity=row.freeze_quantity,
     )
 
 
@@ -66,6 +67,7 @@ def instruments_store(*, exchange: str, instruments: list[Instrument]) -> int:
             "expiry",
             "lot_size",
             "tick_size",
+            "freeze_quantity",
         ],
     )
     tokens = {row.token for row in rows}

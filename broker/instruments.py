@@ -32,6 +32,8 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "option_type": ("Option Type",),
     "strike_price": ("Strike Price",),
     "expiry_date": ("Expiry Date",),
+    # Not in Alice Blue's V2 files today; read when a file carries it (else the operator's table applies).
+    "freeze_quantity": ("Freeze Quantity", "Freeze Qty", "FreezeQty", "freeze_qty", "freeze_quantity"),
 }
 
 
@@ -51,6 +53,7 @@ class Instrument:
     expiry: date | None = None
     lot_size: int = 1
     tick_size: Decimal = Decimal("0.05")
+    freeze_quantity: int | None = None  # the exchange's largest single order; None: not in the file
 
 
 class ContractMasterError(ValueError):
@@ -85,6 +88,13 @@ def _int(raw: str, default: int) -> int:
     value = _decimal(raw)
     if value is None or value <= 0:
         return default
+    return int(value)
+
+
+def _freeze(raw: str) -> int | None:
+    value = _decimal(raw)
+    if value is None or value <= 0 or value != int(value):
+        return None
     return int(value)
 
 
@@ -148,6 +158,7 @@ def parse_contract_master(text: str, *, exchange: str = "") -> list[Instrument]:
                 expiry=_expiry(get("expiry_date")),
                 lot_size=_int(get("lot_size"), 1),
                 tick_size=_decimal(get("tick_size")) or Decimal("0.05"),
+                freeze_quantity=_freeze(get("freeze_quantity")),
             )
         )
     if skipped:

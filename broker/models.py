@@ -18,6 +18,9 @@ class Instrument(models.Model):
     expiry = models.DateField(null=True, blank=True)
     lot_size = models.PositiveIntegerField(default=1)
     tick_size = models.DecimalField(max_digits=10, decimal_places=4, default="0.05")
+    freeze_quantity = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The largest single order the exchange accepts (from the file)."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -1,5 +1,6 @@
 """Django settings for copytrade, read from the environment only (see .env.example)."""
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -446,6 +447,52 @@ DJANGO_GUID = {
 }
 # Request bodies above this many bytes are refused (413); the largest API body (500 follower ids) is ~70 KB.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=1_048_576)
+
+# ---------------------------------------------------------------- notifications (Telegram and e-mail)
+# E-mail through Django's SMTP backend: EMAIL_URL such as smtp+tls://user:password@smtp.example.com:587
+# (smtp+ssl:// for port 465). Unset, mail is printed to the console and nothing leaves the machine.
+vars().update(env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="copytrade@localhost")
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+# Telegram's Bot API; the token is a secret: never logged, never in an error text or the admin.
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
+TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="https://api.telegram.org")
+NOTIFY_CONNECT_TIMEOUT = env.float("NOTIFY_CONNECT_TIMEOUT", default=3.05)
+NOTIFY_READ_TIMEOUT = env.float("NOTIFY_READ_TIMEOUT", default=10.0)
+# Per channel; a message over it is SUPPRESSED (logged, not sent) and the next one sent says how many were.
+NOTIFY_RATE_LIMIT = env.str("NOTIFY_RATE_LIMIT", default="20 per minute")
+NOTIFY_RATE_LIMIT_STORAGE = env.str("NOTIFY_RATE_LIMIT_STORAGE", default="") or ALICE_NON_ORDER_BUDGET_STORAGE
+# A channel that is down (connection refused, timeout, 5xx, 429) is tried again with a doubling backoff
+# (10, 20, 40, 80, 160 s: about five minutes). The cap stays below Redis's visibility timeout: a countdown
+# longer than it gets the retry delivered twice (harmless, the delivery is claimed, but a wasted try).
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=6)
+NOTIFY_RETRY_BACKOFF = env.float("NOTIFY_RETRY_BACKOFF", default=10.0)
+NOTIFY_RETRY_BACKOFF_MAX = min(
+    env.float("NOTIFY_RETRY_BACKOFF_MAX", default=300.0), CELERY_TASK_TIME_LIMIT * 3 - 30
+)
+# The scan (a beat task) for FAILED / UNKNOWN follower orders and capture down: every INTERVAL s, over the
+# last LOOKBACK s of changed orders; an UNKNOWN order is reported once it is UNKNOWN_AFTER s old (most are
+# resolved by the reconcile within seconds); capture is down when no read of the master's orders succeeded
+# for CAPTURE_DOWN s, checked only inside CAPTURE_WINDOW (IST, Mon-Fri; empty: always).
+NOTIFY_SCAN_INTERVAL = env.float("NOTIFY_SCAN_INTERVAL", default=30.0)
+NOTIFY_LOOKBACK_SECONDS = env.float("NOTIFY_LOOKBACK_SECONDS", default=3600.0)
+NOTIFY_UNKNOWN_AFTER_SECONDS = env.float("NOTIFY_UNKNOWN_AFTER_SECONDS", default=60.0)
+NOTIFY_CAPTURE_DOWN_SECONDS = env.float("NOTIFY_CAPTURE_DOWN_SECONDS", default=120.0)
+NOTIFY_CAPTURE_WINDOW = env.str("NOTIFY_CAPTURE_WINDOW", default="09:00-15:30").strip()
+if NOTIFY_CAPTURE_WINDOW and not re.fullmatch(
+    r"[0-2][0-9]:[0-5][0-9]-[0-2][0-9]:[0-5][0-9]", NOTIFY_CAPTURE_WINDOW
+):
+    raise ImproperlyConfigured("NOTIFY_CAPTURE_WINDOW must be HH:MM-HH:MM (IST) or empty.")
+CELERY_BEAT_SCHEDULE["notify-scan"] = {
+    "task": "replication.notify_scan",
+    "schedule": NOTIFY_SCAN_INTERVAL,
+    "options": {"expires": NOTIFY_SCAN_INTERVAL},
+}
+# Followers not ready for the open, after the session check (08:45 IST): 08:50 IST = 03:20 UTC, Mon-Fri.
+CELERY_BEAT_SCHEDULE["notify-readiness-before-open"] = {
+    "task": "replication.notify_readiness",
+    "schedule": crontab(hour=3, minute=20, day_of_week="mon-fri"),
+}
 
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -19,6 +20,7 @@ from replication import states
 from replication.models import (
     CaptureStatus,
     FollowerRiskSnapshot,
+    FreezeQuantity,
     MasterTrade,
     OrderAction,
     OrderMapping,
@@ -27,6 +29,7 @@ from replication.models import (
 from replication.services.action_events import trade_events_retry_failed_actions
 from replication.services.capture import master_trades_copy, master_trades_dismiss
 from replication.services.capture_poll import master_poll_now
+from replication.services.freeze import freeze_quantity_delete, freeze_quantity_save
 from replication.services.reconcile import order_mappings_reconcile_now
 from replication.services.sweeper import order_mappings_sync_now
 
@@ -196,7 +199,8 @@ class OrderMappingAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Order", ordering="symbol")
     def order(self, obj: OrderMapping) -> str:
-        return f"{obj.leg} {_order(obj.side, obj.symbol, obj.quantity)}"
+        part = f" slice {obj.slice_label}" if obj.slice_label else ""
+        return f"{obj.leg}{part} {_order(obj.side, obj.symbol, obj.quantity)}"
 
     @admin.display(description="Filled", ordering="executed_quantity")
     def filled(self, obj: OrderMapping) -> int:
@@ -400,3 +404,34 @@ class FollowerRiskSnapshotAdmin(ReadOnlyAdmin):
     @admin.display(description="Error")
     def error_short(self, obj: FollowerRiskSnapshot) -> str:
         return truncated(obj.error, 40)
+
+
+class FreezeQuantityForm(forms.ModelForm):
+    class Meta:
+        model = FreezeQuantity
+        fields = ("exchange", "symbol", "freeze_quantity")
+        widgets = {"freeze_quantity": forms.NumberInput(attrs={"min": 1, "step": 1})}
+
+    def clean_symbol(self) -> str:
+        return self.cleaned_data["symbol"].strip().upper()
+
+
+@admin.register(FreezeQuantity)
+class FreezeQuantityAdmin(admin.ModelAdmin):
+    """The freeze quantities the operator keeps for underlyings the contract master gives none for: an F&O
+    order above it is sent as slices. Every add, change and delete is audited."""
+
+    form = FreezeQuantityForm
+    list_display = ("exchange", "symbol", "freeze_quantity", "updated_at")
+    list_filter = ("exchange",)
+    search_fields = ("symbol",)
+
+    def save_model(self, request, obj, form, change) -> None:
+        freeze_quantity_save(actor=_actor(request), row=obj, changed=list(form.changed_data))
+
+    def delete_model(self, request, obj) -> None:
+        freeze_quantity_delete(actor=_actor(request), row=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for row in queryset:
+            freeze_quantity_delete(actor=_actor(request), row=row)

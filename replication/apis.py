@@ -51,7 +51,7 @@ def _fan_out_answer(*, result: fanout.FanOutResult, wait: float, message: str) -
     ids = [m.pk for m in result.mappings]
     selectors.mappings_wait(mapping_ids=ids, timeout=wait)
     mappings = list(selectors.entry_mappings(master_order_id=result.event.master_order_id).filter(pk__in=ids))
-    results = s.MappingResultOutput(mappings, many=True).data
+    results = s.results_per_order(mappings, s.MappingResultOutput)
     counts = s.counts_of(results)
     trade_event_refresh_totals(event=result.event)
     return {
@@ -74,7 +74,7 @@ def _action_answer(*, event: TradeEvent, wait: float, message: str) -> dict[str,
     selectors.actions_wait(event=event, timeout=wait)
     actions: list[OrderAction] = list(selectors.event_actions(event=event))
     context = {"exit_legs": selectors.exit_legs_by_follower(event=event)}
-    results = s.ActionResultOutput(actions, many=True, context=context).data
+    results = s.results_per_order(actions, s.ActionResultOutput, context=context)
     counts = s.counts_of(results)
     trade_event_refresh_totals(event=event)
     total = "total_orders" if event.event_type == TradeEvent.EventType.MODIFY else "total_followers"

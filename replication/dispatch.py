@@ -25,6 +25,8 @@ FOLLOWER_RISK_SNAPSHOT = "replication.follower_risk_snapshot_refresh"
 RISK_SNAPSHOTS = "replication.risk_snapshot_refresh"
 MASTER_POLL = "replication.master_poll"
 WEBHOOK_ORDER_REFRESH = "replication.webhook_order_refresh"
+NOTIFY_SCAN = "replication.notify_scan"
+NOTIFY_READINESS = "replication.notify_readiness"
 CAPITALS_REFRESH = "replication.capitals_refresh"
 
 TASK_NAMES = (
@@ -39,6 +41,8 @@ TASK_NAMES = (
     RISK_SNAPSHOTS,
     MASTER_POLL,
     WEBHOOK_ORDER_REFRESH,
+    NOTIFY_SCAN,
+    NOTIFY_READINESS,
     CAPITALS_REFRESH,
 )
 

@@ -11,6 +11,7 @@ import secrets
 import time
 from decimal import Decimal
 
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from accounts.models import Account, account_label_of
@@ -23,9 +24,13 @@ ORDER_TAG_PREFIX = "CT"
 ORDER_TAG_LENGTH = 20
 
 
-def order_tag_for(*, master_order_id: str, follower_pk: int, leg: str) -> str:
-    """The deterministic orderTag of one follower order: "CT" + 18 base32 chars of a SHA-256 (90 bits)."""
-    digest = hashlib.sha256(f"{master_order_id}|{follower_pk}|{leg}".encode()).digest()
+def order_tag_for(*, master_order_id: str, follower_pk: int, leg: str, slice_no: int = 0) -> str:
+    """The deterministic orderTag of one follower order: "CT" + 18 base32 chars of a SHA-256 (90 bits).
+
+    Slice 0 (the first or only slice) keeps the tag it had before orders were sliced.
+    """
+    key = f"{master_order_id}|{follower_pk}|{leg}" + (f"|{slice_no}" if slice_no else "")
+    digest = hashlib.sha256(key.encode()).digest()
     body = base64.b32encode(digest).decode("ascii").rstrip("=")
     return (ORDER_TAG_PREFIX + body)[:ORDER_TAG_LENGTH]
 
@@ -214,7 +219,8 @@ class OrderMapping(TimeStampedModel):
     """Master order -> one follower order (ENTRY; the EXIT leg that squares it off; or the CLOSE leg, the
     follower's share of a master order that reduced the master's position): the durable state.
 
-    The unique (master_order_id, follower, leg) and the unique order_tag are what make placement exactly-once.
+    The unique (master_order_id, follower, leg, slice_no) and the unique order_tag are what make placement
+    exactly-once. A follower order above the freeze quantity is several mappings, one per slice (0, 1, ...).
     """
 
     class Leg(models.TextChoices):
@@ -230,6 +236,12 @@ class OrderMapping(TimeStampedModel):
     master_order_id = models.CharField(max_length=100)
     follower = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="order_mappings")
     leg = models.CharField(max_length=5, choices=Leg.choices, default=Leg.ENTRY)
+    slice_no = models.PositiveSmallIntegerField(
+        default=0, help_text="The slice of an order above the freeze quantity (0: the first or only one)."
+    )
+    slice_count = models.PositiveSmallIntegerField(
+        default=1, help_text="How many slices the follower's order was sent as."
+    )
     order_tag = models.CharField(max_length=ORDER_TAG_LENGTH, unique=True)
     follower_order_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
     symbol = models.CharField(max_length=80)
@@ -265,7 +277,8 @@ class OrderMapping(TimeStampedModel):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["master_order_id", "follower", "leg"], name="order_mapping_unique_per_leg"
+                fields=["master_order_id", "follower", "leg", "slice_no"],
+                name="order_mapping_unique_per_slice",
             ),
         ]
         indexes = [
@@ -279,6 +292,32 @@ class OrderMapping(TimeStampedModel):
     @property
     def is_in_flight(self) -> bool:
         return self.status in IN_FLIGHT
+
+    @property
+    def slice_label(self) -> str:
+        """ "2/3" for the second of three slices; "" for an order sent whole."""
+        return f"{self.slice_no + 1}/{self.slice_count}" if self.slice_count > 1 else ""
+
+
+class FreezeQuantity(TimeStampedModel):
+    """The operator's freeze quantity of an underlying (used where the contract master has none)."""
+
+    exchange = models.CharField(max_length=10, choices=EXCHANGE_CHOICES, default="NFO")
+    symbol = models.CharField(max_length=64, help_text="The underlying, as in the contract master's Symbol.")
+    freeze_quantity = models.PositiveIntegerField(
+        validators=[MinValueValidator(1)],
+        help_text="The largest single order the exchange accepts, in units.",
+    )
+
+    class Meta:
+        verbose_name_plural = "freeze quantities"
+        ordering = ["exchange", "symbol"]
+        constraints = [
+            models.UniqueConstraint(fields=["exchange", "symbol"], name="freeze_quantity_unique_underlying"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange}:{self.symbol} freeze {self.freeze_quantity}"
 
 
 class OrderAction(TimeStampedModel):

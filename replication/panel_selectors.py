@@ -282,6 +282,7 @@ class ResultRow:
     executed_quantity: int
     reason: str
     follower_order_id: str
+    slice: str = ""  # "2/3": the second of three slices of an order above the freeze quantity
 
 
 @dataclass
@@ -296,9 +297,12 @@ class Results:
     @property
     def counts(self) -> Counts:
         counts = Counts()
+        by_follower: dict[str, list[str]] = {}
         for row in self.rows:
             if row.leg == OrderMapping.Leg.ENTRY:
-                counts.add(row.status)
+                by_follower.setdefault(row.follower_id, []).append(row.status)
+        for results in by_follower.values():  # a follower's slices count once
+            counts.add(states.sliced_result_status(results))
         return counts
 
 
@@ -307,7 +311,7 @@ def order_results(*, master_order_id: str) -> Results:
     mappings = (
         OrderMapping.objects.filter(master_order_id=master_order_id)
         .select_related("follower")
-        .order_by("leg", "follower__account_id", "pk")
+        .order_by("leg", "follower__account_id", "slice_no", "pk")
     )
     rows = [
         ResultRow(
@@ -319,6 +323,7 @@ def order_results(*, master_order_id: str) -> Results:
             executed_quantity=m.executed_quantity,
             reason=m.reason or m.note,
             follower_order_id=m.follower_order_id,
+            slice=m.slice_label,
         )
         for m in mappings
     ]
@@ -369,6 +374,8 @@ def exit_plan(*, master_order_id: str) -> list[ExitPlanRow]:
             text = f"square off {filled}"
         else:
             text = f"nothing: {entry.status.lower()}"
+        if entry.slice_label:
+            text = f"slice {entry.slice_label}: {text}"
         plan.append(
             ExitPlanRow(
                 follower_id=entry.follower.account_id,
@@ -564,6 +571,7 @@ class PreviewLine:
     notes: str
     existing_status: str
     ready: bool
+    slices: str = ""  # "2 slices of 1800" when the order is above the freeze quantity
 
 
 def preview_lines(rows: list[PreviewRow]) -> list[PreviewLine]:
@@ -581,6 +589,7 @@ def preview_lines(rows: list[PreviewRow]) -> list[PreviewLine]:
             notes="; ".join(row.notes),
             existing_status=row.existing_status,
             ready=row.ready,
+            slices=row.slice_text,
         )
         for row in rows
     ]

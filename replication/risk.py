@@ -473,3 +473,68 @@ def needs_positions(rules: FollowerRules, limits: GlobalLimits | None = None) ->
 def needs_opening_cash(limits: GlobalLimits) -> bool:
     """Whether the loss rules need the follower's opening cash (the percentage-of-capital rule is set)."""
     return bool(limits.max_daily_loss_percentage)
+
+
+# ---------------------------------------------------------------- freeze-quantity slicing
+def freeze_quantity_for(
+    *, contract_freeze: int | None, operator_freeze: dict[tuple[str, str], int], exchange: str, symbol: str
+) -> int | None:
+    """The freeze quantity that applies: the contract master's, else the operator's table by (exchange,
+    underlying symbol), else None (no limit)."""
+    if contract_freeze:
+        return contract_freeze
+    return operator_freeze.get((exchange.upper(), symbol.upper())) or None
+
+
+def slice_size(*, freeze_quantity: int | None, lot_size: int) -> int | None:
+    """The largest slice: the freeze quantity rounded down to whole lots; None without a freeze quantity,
+    0 when the freeze quantity is below one lot."""
+    if not freeze_quantity:
+        return None
+    return round_down_to_lot(freeze_quantity, lot_size)
+
+
+def freeze_skip_reason(*, freeze_quantity: int | None, lot_size: int) -> str:
+    """Why an order cannot be sliced at all: the freeze quantity is below one lot ('' when it can)."""
+    if slice_size(freeze_quantity=freeze_quantity, lot_size=lot_size) == 0:
+        return f"Freeze quantity {freeze_quantity} is below one lot ({lot_size}): order cannot be sliced"
+    return ""
+
+
+def slice_quantities(total: int, freeze_quantity: int | None, lot_size: int) -> list[int]:
+    """`total` as exchange-acceptable slices: each a whole number of lots and at most the freeze quantity
+    (slice size = the freeze quantity rounded down to lots), the last one the remainder; one slice without
+    a freeze quantity or at or below it; [] for nothing to send or a freeze quantity below one lot."""
+    if total <= 0:
+        return []
+    size = slice_size(freeze_quantity=freeze_quantity, lot_size=lot_size)
+    if size is None or total <= (freeze_quantity or 0):
+        return [total]
+    if size == 0:
+        return []
+    full, rest = divmod(total, size)
+    return [size] * full + ([rest] if rest else [])
+
+
+def slices_redistribute(
+    *, total: int, floors: list[int], modifiable: list[bool], freeze_quantity: int | None, lot_size: int
+) -> tuple[list[int], list[int]]:
+    """A new follower total spread over its existing slices, then over new ones.
+
+    `floors` are what each slice has filled (a slice never goes below it); a slice that is not `modifiable`
+    (final at the broker) stays at its floor. Existing open slices are filled in order up to the slice size;
+    what is left is new slices (`slice_quantities`). Returns (the existing slices' new quantities, the new
+    slices); a total below what has filled leaves every slice at its floor. A 0 for an open slice means it
+    is no longer needed (cancel it).
+    """
+    size = slice_size(freeze_quantity=freeze_quantity, lot_size=lot_size)
+    quantities = list(floors)
+    remaining = max(total - sum(floors), 0)
+    for index, open_ in enumerate(modifiable):
+        if not open_ or remaining <= 0:
+            continue
+        room = remaining if size is None else max(size - quantities[index], 0)
+        add = round_down_to_lot(min(room, remaining), lot_size)
+        quantities[index] += add
+        remaining -= add
+    return quantities, slice_quantities(remaining, freeze_quantity, lot_size)

@@ -19,9 +19,18 @@ from django.utils import timezone
 from accounts.exceptions import CredentialUnreadable, FollowerNotFound
 from accounts.models import Account, BrokerCredential, Consent, MasterSettings, RiskConfig
 from accounts.selectors import account_capital_today, credential_session_token, master_settings_get
+from broker.instrument_store import UnknownInstrumentError, instrument_resolve
+from broker.instruments import Instrument
 from replication import risk, states
 from replication.closing import Holding
-from replication.models import CaptureStatus, MasterTrade, OrderAction, OrderMapping, TradeEvent
+from replication.models import (
+    CaptureStatus,
+    FreezeQuantity,
+    MasterTrade,
+    OrderAction,
+    OrderMapping,
+    TradeEvent,
+)
 
 Status = states.MappingStatus
 M = TypeVar("M", bound=Model)
@@ -153,11 +162,40 @@ def global_limits() -> risk.GlobalLimits:
     return limits_from(master_settings_get())
 
 
+def instrument_freeze_quantity(*, instrument: Instrument) -> int | None:
+    """The freeze quantity of the instrument: the contract master's, else the operator's table by (exchange,
+    underlying symbol), else None (no limit)."""
+    table: dict[tuple[str, str], int] = {}
+    if not instrument.freeze_quantity:
+        rows = FreezeQuantity.objects.filter(
+            exchange=instrument.exchange.upper(), symbol=instrument.symbol.upper()
+        ).values_list("exchange", "symbol", "freeze_quantity")
+        table = {(exchange, symbol): freeze for exchange, symbol, freeze in rows}
+    return risk.freeze_quantity_for(
+        contract_freeze=instrument.freeze_quantity,
+        operator_freeze=table,
+        exchange=instrument.exchange,
+        symbol=instrument.symbol,
+    )
+
+
+def mapping_freeze_quantity(*, mapping: OrderMapping) -> tuple[int | None, int]:
+    """(freeze quantity, lot size) of a mapping's instrument; (None, 1) when the contract master no longer
+    knows it (then nothing is sliced)."""
+    try:
+        instrument = instrument_resolve(
+            exchange=mapping.exchange, symbol=mapping.trading_symbol or mapping.symbol
+        )
+    except UnknownInstrumentError:
+        return None, 1
+    return instrument_freeze_quantity(instrument=instrument), instrument.lot_size
+
+
 def entry_mappings(*, master_order_id: str) -> QuerySet[OrderMapping]:
     return (
         OrderMapping.objects.filter(master_order_id=master_order_id, leg=OrderMapping.Leg.ENTRY)
         .select_related("follower")
-        .order_by("follower__account_id")
+        .order_by("follower__account_id", "slice_no")
     )
 
 
@@ -169,7 +207,7 @@ def mirror_mappings(*, master_order_id: str) -> QuerySet[OrderMapping]:
             master_order_id=master_order_id, leg__in=(OrderMapping.Leg.ENTRY, OrderMapping.Leg.CLOSE)
         )
         .select_related("follower")
-        .order_by("follower__account_id", "leg")
+        .order_by("follower__account_id", "leg", "slice_no")
     )
 
 
@@ -319,8 +357,10 @@ class Counts:
 
 
 def event_mapping_counts(*, event: TradeEvent) -> Counts:
-    """Totals of a PLACE event from its ENTRY mappings (the same buckets as states.result_status)."""
-    rows = OrderMapping.objects.filter(trade_event=event, leg=OrderMapping.Leg.ENTRY).aggregate(
+    """Totals of a PLACE event from its ENTRY mappings (the same buckets as states.result_status), one per
+    follower: a follower's slices count once (states.sliced_result_status)."""
+    entries = OrderMapping.objects.filter(trade_event=event, leg=OrderMapping.Leg.ENTRY)
+    rows = entries.filter(slice_count=1).aggregate(
         successful=Count(
             "id",
             filter=Q(status__in=states.PLACED) | Q(status=Status.CANCELLED, follower_order_id__gt=""),
@@ -329,30 +369,51 @@ def event_mapping_counts(*, event: TradeEvent) -> Counts:
         pending=Count("id", filter=Q(status__in=states.IN_FLIGHT)),
         total=Count("id"),
     )
-    failed = rows["total"] - rows["successful"] - rows["skipped"] - rows["pending"]
-    return Counts(rows["successful"], failed, rows["skipped"], rows["pending"])
+    tally = {"SUCCESS": rows["successful"], "SKIPPED": rows["skipped"], "PENDING": rows["pending"]}
+    tally["FAILED"] = rows["total"] - sum(tally.values())
+    sliced: dict[int, list[str]] = {}
+    for follower_pk, status, order_id in entries.filter(slice_count__gt=1).values_list(
+        "follower_id", "status", "follower_order_id"
+    ):
+        sliced.setdefault(follower_pk, []).append(states.result_status(status, has_order_id=bool(order_id)))
+    for results in sliced.values():
+        tally[states.sliced_result_status(results)] += 1
+    return Counts(tally["SUCCESS"], tally["FAILED"], tally["SKIPPED"], tally["PENDING"])
 
 
-def exit_legs_by_follower(*, event: TradeEvent) -> dict[int, OrderMapping]:
-    """The EXIT legs of an exit event's master order (the CLOSE legs of a close event), by follower pk (one
-    query for all its results)."""
+def exit_legs_by_follower(*, event: TradeEvent) -> dict[int, list[OrderMapping]]:
+    """The EXIT legs of an exit event's master order (the CLOSE legs of a close event), by follower pk, in
+    slice order (one query for all its results)."""
     if event.event_type == TradeEvent.EventType.EXIT:
         leg = OrderMapping.Leg.EXIT
     elif event.event_type == TradeEvent.EventType.CLOSE:
         leg = OrderMapping.Leg.CLOSE
     else:
         return {}
-    legs = OrderMapping.objects.filter(master_order_id=event.master_order_id, leg=leg).only(
-        "follower_id", "status", "quantity", "reason", "follower_order_id", "executed_quantity"
+    legs = (
+        OrderMapping.objects.filter(master_order_id=event.master_order_id, leg=leg)
+        .only(
+            "follower_id",
+            "slice_no",
+            "status",
+            "quantity",
+            "reason",
+            "follower_order_id",
+            "executed_quantity",
+        )
+        .order_by("follower_id", "slice_no")
     )
-    return {leg.follower_id: leg for leg in legs}
+    by_follower: dict[int, list[OrderMapping]] = {}
+    for row in legs:
+        by_follower.setdefault(row.follower_id, []).append(row)
+    return by_follower
 
 
 def event_actions(*, event: TradeEvent) -> QuerySet[OrderAction]:
     return (
         OrderAction.objects.filter(trade_event=event)
         .select_related("mapping", "mapping__follower")
-        .order_by("mapping__follower__account_id")
+        .order_by("mapping__follower__account_id", "mapping__leg", "mapping__slice_no")
     )
 
 
@@ -413,7 +474,7 @@ def open_copied_trade_counts(*, follower_pks: Iterable[int], limit: int | None =
         open_copied_trades(follower_pks=follower_pks)
         .order_by()
         .values_list("follower_id", "exchange", "trading_symbol", "product_type")
-        .annotate(open_trades=Count("id"))
+        .annotate(open_trades=Count("master_order_id", distinct=True))  # a sliced order is one trade
     )
     entries: dict[int, int] = {}
     for follower_pk, exchange, trading_symbol, product, open_trades in rows:

@@ -456,6 +456,10 @@ class MappingResultOutput(_OmitEmpty):
     quantity = serializers.IntegerField(required=False)
     note = serializers.CharField(required=False)
     order_mapping_id = serializers.IntegerField()
+    slices = serializers.IntegerField(required=False, help_text="an order sent as slices (freeze quantity)")
+    follower_order_ids = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="every slice's order id, first slice first"
+    )
 
     def row(self, mapping: OrderMapping) -> dict[str, Any]:
         status = states.result_status(mapping.status, has_order_id=bool(mapping.follower_order_id))
@@ -478,7 +482,7 @@ class MappingResultOutput(_OmitEmpty):
 class ActionResultOutput(_OmitEmpty):
     """One follower's result of an exit / modify / cancel (the seed's {follower_id, status, reason}).
 
-    Exit results read the follower's EXIT leg from `context["exit_legs"]` ({follower pk: mapping}), fetched
+    Exit results read the follower's EXIT legs from `context["exit_legs"]` ({follower pk: mappings}), fetched
     once for all followers by the view.
     """
 
@@ -488,6 +492,8 @@ class ActionResultOutput(_OmitEmpty):
     message = serializers.CharField(required=False)
     follower_order_id = serializers.CharField(required=False)
     exit_order_id = serializers.CharField(required=False)
+    slices = serializers.IntegerField(required=False, help_text="an order sent as slices (freeze quantity)")
+    follower_order_ids = serializers.ListField(child=serializers.CharField(), required=False)
 
     def row(self, action: OrderAction) -> dict[str, Any]:
         mapping = action.mapping
@@ -499,8 +505,11 @@ class ActionResultOutput(_OmitEmpty):
         elif action.status == states.ActionStatus.FAILED:
             row.update(status="FAILED", reason=action.reason)
         elif action.kind in (OrderAction.Kind.EXIT, OrderAction.Kind.CLOSE):
-            leg = self.context.get("exit_legs", {}).get(mapping.follower_id)
-            row.update(self._exit_leg(action, leg))
+            legs = self.context.get("exit_legs", {}).get(mapping.follower_id, [])
+            if action.kind == OrderAction.Kind.EXIT:
+                # The square-off of entry slice k is EXIT slice k (and k + n, k + 2n, ... if it was sliced).
+                legs = [leg for leg in legs if leg.slice_no % mapping.slice_count == mapping.slice_no]
+            row.update(self._exit_leg(action, legs))
         else:
             row.update(status="SUCCESS", reason=action.reason)
         row["follower_order_id"] = mapping.follower_order_id
@@ -509,19 +518,57 @@ class ActionResultOutput(_OmitEmpty):
         return row
 
     @staticmethod
-    def _exit_leg(action: OrderAction, leg: OrderMapping | None) -> dict[str, Any]:
-        if leg is None:
+    def _exit_leg(action: OrderAction, legs: list[OrderMapping]) -> dict[str, Any]:
+        if not legs:
             return {"status": "SUCCESS", "reason": action.reason or "Exit order processed"}
-        extra = {"exit_order_id": leg.follower_order_id}
-        if leg.status in states.IN_FLIGHT:
+        extra = {"exit_order_id": legs[0].follower_order_id}
+        flying = [leg for leg in legs if leg.status in states.IN_FLIGHT]
+        if flying:
+            quantity = sum(leg.quantity for leg in flying)
             return {
                 "status": "PENDING",
-                "reason": f"Square-off of {leg.quantity} {leg.status.lower()}",
+                "reason": f"Square-off of {quantity} {flying[0].status.lower()}",
                 **extra,
             }
-        if leg.status in states.PLACED:
+        failed = [leg for leg in legs if leg.status not in states.PLACED]
+        if not failed:
             return {"status": "SUCCESS", "reason": action.reason or "Exit order processed", **extra}
-        return {"status": "FAILED", "reason": f"Square-off failed: {leg.reason}", **extra}
+        return {"status": "FAILED", "reason": f"Square-off failed: {failed[0].reason}", **extra}
+
+
+def slices_merged(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One follower order's result from the results of its slices (several when above the freeze quantity).
+
+    SUCCESS only when every slice succeeded (skipped slices aside); any slice in flight: PENDING; else any
+    failed slice: FAILED, saying how many; all skipped: SKIPPED. The first slice's fields stay (its
+    `follower_order_id`); `slices` and `follower_order_ids` are added, quantities summed.
+    """
+    if len(rows) == 1:
+        return rows[0]
+    merged = dict(rows[0])
+    statuses = [row["status"] for row in rows]
+    merged["status"] = states.sliced_result_status(statuses)
+    if merged["status"] == "PENDING":
+        merged["reason"] = f"{statuses.count('PENDING')} of {len(rows)} slices in flight"
+    elif merged["status"] == "FAILED":
+        failed = [row for row in rows if row["status"] == "FAILED"]
+        merged["reason"] = f"{len(failed)} of {len(rows)} slices failed: {failed[0].get('reason', '')}"
+    for name in ("quantity", "executed_quantity"):
+        if any(name in row for row in rows):
+            merged[name] = sum(int(row.get(name) or 0) for row in rows)
+    merged["slices"] = len(rows)
+    merged["follower_order_ids"] = [row.get("follower_order_id", "") for row in rows]
+    return merged
+
+
+def results_per_order(items: Iterable[Any], serializer: type[_OmitEmpty], **kwargs: Any) -> list[dict]:
+    """Serialized results of mappings (or actions on them), one per follower order: the slices of one
+    follower's leg merged (`slices_merged`), in the order of their first slice."""
+    groups: dict[tuple[int, str], list[Any]] = {}
+    for item in items:
+        mapping = item if isinstance(item, OrderMapping) else item.mapping
+        groups.setdefault((mapping.follower_id, mapping.leg), []).append(item)
+    return [slices_merged(list(serializer(group, many=True, **kwargs).data)) for group in groups.values()]
 
 
 class SummaryOutput(serializers.Serializer):

@@ -123,3 +123,15 @@ def result_status(status: str, *, has_order_id: bool) -> str:
     if status == S.CANCELLED and has_order_id:
         return "SUCCESS"  # placed, later cancelled by a master cancel or exit
     return "FAILED"
+
+
+def sliced_result_status(results: list[str]) -> str:
+    """One follower order's result from its slices' results: SUCCESS only when every slice succeeded (skipped
+    slices aside); any slice in flight: PENDING; else any failed: FAILED; all skipped: SKIPPED."""
+    if "PENDING" in results:
+        return "PENDING"
+    if "FAILED" in results:
+        return "FAILED"
+    if all(result == "SKIPPED" for result in results):
+        return "SKIPPED"
+    return "SUCCESS"

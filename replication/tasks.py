@@ -23,6 +23,7 @@ from replication.services import (
     capital,
     capture_inbound,
     capture_poll,
+    notify_events,
     placement,
     placement_batch,
     reconcile,
@@ -162,6 +163,18 @@ def risk_snapshot_refresh_task(self: Task[Any, None]) -> None:
     """Beat: one risk-snapshot task per active follower whose session is worth calling with."""
     for follower_pk in risk_snapshot.followers_for_risk_snapshot():
         dispatch.follower_risk_snapshot_enqueue(follower_pk)
+
+
+@shared_task(name=dispatch.NOTIFY_SCAN, **TASK_OPTIONS)
+def notify_scan_task(self: Task[Any, None]) -> None:
+    """Beat: notify follower orders FAILED / UNKNOWN and master capture down (each once)."""
+    notify_events.notify_scan()
+
+
+@shared_task(name=dispatch.NOTIFY_READINESS, **TASK_OPTIONS)
+def notify_readiness_task(self: Task[Any, None]) -> None:
+    """Beat, before the open: notify the followers that are not ready (once a day)."""
+    notify_events.readiness_notify()
 
 
 @shared_task(name=dispatch.CAPITALS_REFRESH, **TASK_OPTIONS)

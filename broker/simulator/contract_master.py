@@ -65,6 +65,7 @@ class Instrument:
     option_type: str = ""
     strike_price: str = ""
     expiry_date: str = ""
+    freeze_quantity: int | None = None  # the exchange's largest single order (NFO rows)
 
     @property
     def is_derivative(self) -> bool:
@@ -97,6 +98,9 @@ def _instrument_from_row(row: dict[str, str]) -> Instrument | None:
         option_type=row.get("Option Type", "").strip(),
         strike_price=row.get("Strike Price", "").strip(),
         expiry_date=row.get("Expiry Date", "").strip(),
+        freeze_quantity=int(float(row["Freeze Quantity"]))
+        if (row.get("Freeze Quantity") or "").strip()
+        else None,
     )
 
 

@@ -112,6 +112,7 @@ OPENAPI_SPEC = FlavorSpec(
         "instrument_unknown": "EC947",
         "symbol_mismatch": "EC947",
         "lot_multiple": "EC954",
+        "freeze_exceeded": "EC088",
         "price_missing": "EC950",
         "price_invalid": "EC957",
         "price_nonpositive": "EC958",
@@ -173,6 +174,7 @@ LEGACY_SPEC = FlavorSpec(
         "instrument_unknown": "Invalid Symbol",
         "symbol_mismatch": "Invalid Trading Symbol",
         "lot_multiple": "Quantity should be in multiples of lot size {lot}",
+        "freeze_exceeded": "Quantity {quantity} exceeds the freeze quantity {freeze}: place it in slices",
         "price_missing": "Price cannot be empty for limit orders",
         "price_invalid": "Invalid Price",
         "price_nonpositive": "Price should be greater than zero",
@@ -330,6 +332,9 @@ def order_intent_from(body: Any, spec: FlavorSpec, master: ContractMaster) -> Or
     instrument = _resolve_instrument(check, exchange, master)
     if quantity % instrument.lot_size:
         raise check.fail("lot_multiple", lot=instrument.lot_size)
+    if instrument.freeze_quantity and quantity > instrument.freeze_quantity:
+        # The exchange refuses a single order above the underlying's freeze quantity (place and modify).
+        raise check.fail("freeze_exceeded", quantity=quantity, freeze=instrument.freeze_quantity)
 
     price, trigger = _prices(check, order_type, side)
     disclosed = 0

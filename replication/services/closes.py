@@ -21,7 +21,7 @@ from accounts.models import Account
 from accounts.selectors import account_broker_client
 from broker.instruments import Instrument
 from broker.types import OrderType, Side
-from replication import closing, selectors, states
+from replication import closing, risk, selectors, states
 from replication.models import MasterTrade, OrderAction, OrderMapping, TradeEvent
 from replication.services.action_events import action_end, actions_create, wait_in_flight
 from replication.services.events import trade_event_refresh_totals
@@ -185,39 +185,48 @@ def close_run(action: OrderAction, anchor: OrderMapping) -> Outcome:
 
 
 def _close_leg_create(*, event: TradeEvent, anchor: OrderMapping, trade: MasterTrade, quantity: int) -> bool:
-    """The CLOSE-leg mapping: the master close order's type and prices while it is open (so its modify and
-    cancel carry over), a market order once the master's close has executed."""
+    """The CLOSE-leg mappings: the master close order's type and prices while it is open (so its modify and
+    cancel carry over), a market order once the master's close has executed; one per slice when the share
+    is above the freeze quantity (all in one transaction: all or none)."""
     leg = OrderMapping.Leg.CLOSE
     mirror = trade.status in OPEN_MASTER_STATUSES
     order_type = trade.order_type if mirror else OrderType.MARKET.value
+    freeze, lot_size = selectors.mapping_freeze_quantity(mapping=anchor)
+    slices = risk.slice_quantities(quantity, freeze, lot_size) or [quantity]
     try:
         with transaction.atomic():
-            mapping = leg_mapping_create(
-                trade_event=event,
-                master_order_id=trade.broker_order_id,
-                like=anchor,
-                leg=leg,
-                side=trade.side,
-                quantity=quantity,
-                order_type=order_type,
-                price=trade.price,
-                trigger_price=trade.trigger_price,
-            )
+            mappings = [
+                leg_mapping_create(
+                    trade_event=event,
+                    master_order_id=trade.broker_order_id,
+                    like=anchor,
+                    leg=leg,
+                    side=trade.side,
+                    quantity=part,
+                    order_type=order_type,
+                    price=trade.price,
+                    trigger_price=trade.trigger_price,
+                    slice_no=index,
+                    slice_count=len(slices),
+                )
+                for index, part in enumerate(slices)
+            ]
     except IntegrityError:
         logger.info(
             "[CLOSE] close leg of %s for follower %s exists", trade.broker_order_id, anchor.follower_id
         )
         return False
-    logger.info(
-        "[CLOSE] mapping %s: %s %s %s %s for follower %s (tag %s)",
-        mapping.pk,
-        mapping.side,
-        quantity,
-        mapping.trading_symbol,
-        order_type,
-        anchor.follower.account_id,
-        mapping.order_tag,
-    )
+    for mapping in mappings:
+        logger.info(
+            "[CLOSE] mapping %s: %s %s %s %s for follower %s (tag %s)",
+            mapping.pk,
+            mapping.side,
+            mapping.quantity,
+            mapping.trading_symbol,
+            order_type,
+            anchor.follower.account_id,
+            mapping.order_tag,
+        )
     return True
 
 

@@ -22,6 +22,7 @@ from replication.models import MasterTrade, OrderMapping, TradeEvent
 from replication.services import capture, fanout
 from replication.services.exits import trade_exit
 from replication.services.liquidation import follower_open_trades_exit
+from replication.services.notify_hooks import kill_switch_notify
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,9 @@ def copying_stop(*, actor: str, reason: str = "") -> MasterSettings:
         row.copying_stopped_reason = reason.strip()[:255]
         row.save()
         audit_record(actor=actor, action="copying.stopped", target="kill switch", details={"reason": reason})
+        kill_switch_notify(
+            on=True, actor=actor, reason=row.copying_stopped_reason, since=row.copying_stopped_at
+        )
         logger.warning("[KILL SWITCH] copying stopped by %s: %s", actor, reason or "no reason given")
     return row
 
@@ -70,6 +74,7 @@ def copying_resume(*, actor: str) -> MasterSettings:
     """Turn the kill switch off: new master trades are copied again (trades queued meanwhile stay queued)."""
     row = _settings_for_update()
     if row.copying_stopped:
+        stopped_at = row.copying_stopped_at or timezone.now()
         stopped_for = timezone.now() - row.copying_stopped_at if row.copying_stopped_at else None
         row.copying_stopped = False
         row.copying_stopped_at = None
@@ -82,6 +87,7 @@ def copying_resume(*, actor: str) -> MasterSettings:
             target="kill switch",
             details={"stopped_seconds": int(stopped_for.total_seconds()) if stopped_for else None},
         )
+        kill_switch_notify(on=False, actor=actor, since=stopped_at)
         logger.warning("[KILL SWITCH] copying resumed by %s", actor)
     return row
 

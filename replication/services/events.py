@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
-
-from replication import selectors
+from replication import selectors, states
 from replication.models import OrderAction, TradeEvent
+
+_ACTION_RESULTS: dict[str, str] = {
+    OrderAction.Status.DONE: "SUCCESS",
+    OrderAction.Status.FAILED: "FAILED",
+    OrderAction.Status.SKIPPED: "SKIPPED",
+    OrderAction.Status.PENDING: "PENDING",
+    OrderAction.Status.RUNNING: "PENDING",
+}
 
 
 def trade_event_refresh_totals(*, event: TradeEvent) -> TradeEvent:
@@ -19,15 +25,21 @@ def trade_event_refresh_totals(*, event: TradeEvent) -> TradeEvent:
             counts.pending,
         )
     else:
-        rows = OrderAction.objects.filter(trade_event=event).aggregate(
-            done=Count("id", filter=Q(status=OrderAction.Status.DONE)),
-            failed=Count("id", filter=Q(status=OrderAction.Status.FAILED)),
-            skipped=Count("id", filter=Q(status=OrderAction.Status.SKIPPED)),
-            pending=Count(
-                "id", filter=Q(status__in=[OrderAction.Status.PENDING, OrderAction.Status.RUNNING])
-            ),
+        # One per follower order: the actions on the slices of one follower's leg count once.
+        groups: dict[tuple[int, str], list[str]] = {}
+        for status, follower_pk, leg in OrderAction.objects.filter(trade_event=event).values_list(
+            "status", "mapping__follower_id", "mapping__leg"
+        ):
+            groups.setdefault((follower_pk, leg), []).append(_ACTION_RESULTS[status])
+        tally = {"SUCCESS": 0, "FAILED": 0, "SKIPPED": 0, "PENDING": 0}
+        for results in groups.values():
+            tally[states.sliced_result_status(results)] += 1
+        successful, failed, skipped, pending = (
+            tally["SUCCESS"],
+            tally["FAILED"],
+            tally["SKIPPED"],
+            tally["PENDING"],
         )
-        successful, failed, skipped, pending = rows["done"], rows["failed"], rows["skipped"], rows["pending"]
     total = successful + failed + skipped + pending
     if failed and not successful:
         status = TradeEvent.Status.ERROR

@@ -18,7 +18,7 @@ from accounts.selectors import account_broker_client
 from broker.client import AliceBlueClient
 from broker.exceptions import BrokerRejectedError
 from broker.types import Order, OrderStatus, OrderType, Side
-from replication import selectors, states
+from replication import risk, selectors, states
 from replication.models import OrderAction, OrderMapping, TradeEvent
 from replication.services.action_events import (
     action_end,
@@ -140,19 +140,26 @@ def cancel_or_exit_run(action: OrderAction, entry: OrderMapping) -> Outcome:
 
 
 def _exit_leg_create(*, action: OrderAction, entry: OrderMapping, filled: int) -> int:
-    """The EXIT-leg mapping (opposite side, same product, market) for the filled quantity, once; no more than
+    """The EXIT-leg mappings (opposite side, same product, market) for the filled quantity, once; no more than
     the follower still holds in that instrument (the master's closes may have closed part of it already), so
-    an exit never reverses a follower. Returns the quantity squared off (0: nothing left to square off)."""
+    an exit never reverses a follower. Returns the quantity squared off (0: nothing left to square off).
+
+    Entry slice k of n is squared off by EXIT slice k; a square-off above the freeze quantity (an entry sent
+    whole before its freeze quantity was known) by EXIT slices k, k + n, k + 2n, ...: unique per entry slice.
+    """
     leg = OrderMapping.Leg.EXIT
+    step = max(entry.slice_count, 1)
+    freeze, lot_size = selectors.mapping_freeze_quantity(mapping=entry)
     try:
         with transaction.atomic():
             # Closes and exits of one follower decide one at a time, each seeing the orders of the one before.
             Account.objects.select_for_update().filter(pk=entry.follower_id).first()
             existing = OrderMapping.objects.filter(
                 master_order_id=entry.master_order_id, follower_id=entry.follower_id, leg=leg
-            ).first()
-            if existing is not None:
-                return existing.quantity
+            ).values_list("slice_no", "quantity")
+            mine = [quantity for slice_no, quantity in existing if slice_no % step == entry.slice_no]
+            if mine:
+                return sum(mine)
             held = selectors.follower_holding(
                 follower_pk=entry.follower_id,
                 exchange=entry.exchange,
@@ -169,29 +176,37 @@ def _exit_leg_create(*, action: OrderAction, entry: OrderMapping, filled: int) -
                     filled,
                 )
                 return 0
-            mapping = leg_mapping_create(
-                trade_event=action.trade_event,
-                master_order_id=entry.master_order_id,
-                like=entry,
-                leg=leg,
-                side=Side(entry.side).opposite.value,
-                quantity=quantity,
-                order_type=OrderType.MARKET.value,
-            )
+            slices = risk.slice_quantities(quantity, freeze, lot_size) or [quantity]
+            mappings = [
+                leg_mapping_create(
+                    trade_event=action.trade_event,
+                    master_order_id=entry.master_order_id,
+                    like=entry,
+                    leg=leg,
+                    side=Side(entry.side).opposite.value,
+                    quantity=part,
+                    order_type=OrderType.MARKET.value,
+                    slice_no=entry.slice_no + index * step,
+                    slice_count=entry.slice_count if len(slices) == 1 else step * len(slices),
+                )
+                for index, part in enumerate(slices)
+            ]
     except IntegrityError:
         logger.info(
-            "[EXIT] exit leg for master %s follower %s exists already",
+            "[EXIT] exit leg for master %s follower %s slice %s exists already",
             entry.master_order_id,
             entry.follower_id,
+            entry.slice_no,
         )
         return filled
-    logger.info(
-        "[EXIT] mapping %s: square off %s %s %s for follower %s (tag %s)",
-        mapping.pk,
-        mapping.side,
-        quantity,
-        entry.symbol,
-        entry.follower.account_id,
-        mapping.order_tag,
-    )
+    for mapping in mappings:
+        logger.info(
+            "[EXIT] mapping %s: square off %s %s %s for follower %s (tag %s)",
+            mapping.pk,
+            mapping.side,
+            mapping.quantity,
+            entry.symbol,
+            entry.follower.account_id,
+            mapping.order_tag,
+        )
     return quantity

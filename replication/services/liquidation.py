@@ -20,6 +20,7 @@ from accounts.services.audit import audit_record
 from replication import selectors
 from replication.models import OrderAction, TradeEvent
 from replication.services.exits import trade_exit_follower
+from replication.services.notify_hooks import liquidation_notify
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ def follower_liquidate(*, follower_pk: int, reason: str) -> LiquidationResult:
                 "exited_master_orders": result.exited,
             },
         )
+        liquidation_notify(follower=follower, reason=reason, stopped=result.stopped, exited=result.exited)
         logger.warning(
             "[RISK] follower %s auto-liquidated: %s; copy trading %s; exiting %s",
             follower.account_id,

@@ -117,16 +117,23 @@ def leg_mapping_create(
     order_type: str,
     price: Any = None,
     trigger_price: Any = None,
+    slice_no: int = 0,
+    slice_count: int = 1,
 ) -> OrderMapping:
-    """A new PENDING mapping of `leg` (an EXIT or CLOSE) for `like`'s follower and instrument, with its
-    deterministic tag, and its placement enqueued on commit. Raises IntegrityError when the follower already
-    has that leg for the master order (the unique constraint: at most one, however often this runs)."""
+    """A new PENDING mapping of `leg` (an EXIT or CLOSE; or an ENTRY slice a modify adds) for `like`'s
+    follower and instrument, with its deterministic tag, and its placement enqueued on commit. Raises
+    IntegrityError when the follower already has that leg and slice for the master order (the unique
+    constraint: at most one, however often this runs)."""
     mapping = OrderMapping.objects.create(
         trade_event=trade_event,
         master_order_id=master_order_id,
         follower=like.follower,
         leg=leg,
-        order_tag=order_tag_for(master_order_id=master_order_id, follower_pk=like.follower_id, leg=leg),
+        slice_no=slice_no,
+        slice_count=slice_count,
+        order_tag=order_tag_for(
+            master_order_id=master_order_id, follower_pk=like.follower_id, leg=leg, slice_no=slice_no
+        ),
         symbol=like.symbol,
         trading_symbol=like.trading_symbol,
         token=like.token,

@@ -37,6 +37,7 @@ from broker.types import Funds
 from replication import risk, selectors
 from replication.models import FollowerRiskSnapshot
 from replication.services.liquidation import follower_liquidate
+from replication.services.notify_hooks import loss_limit_notify
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +231,7 @@ def _liquidate_if_breached(*, follower: Account, snapshot: FollowerRiskSnapshot)
     )
     if not breach:
         return
+    loss_limit_notify(follower=follower, breach=breach, auto_liquidate=master_settings.auto_liquidate_on_loss)
     if not master_settings.auto_liquidate_on_loss:
         logger.info("[RISK] follower %s: %s (auto-liquidate is off)", follower.account_id, breach)
         return

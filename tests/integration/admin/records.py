@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from accounts.models import AuditEvent, MasterSettings
+from accounts.models import AuditEvent, MasterSettings, NotificationChannel, NotificationDelivery
 from broker.models import Instrument
 from copytrade.core.models import Heartbeat, Lease
 from replication.models import CaptureStatus, FollowerRiskSnapshot, MasterTrade, OrderAction
@@ -48,6 +48,18 @@ def one_of_each() -> dict:
         follower=follower, realised_pnl=Decimal("-100"), fetched_at=timezone.now(), error=LONG_REASON
     )
     audit = AuditEvent.objects.create(actor="admin:ops", action="account.created", target="TEST-USER-1")
+    channel = NotificationChannel.objects.create(
+        name="Ops Telegram", kind="TELEGRAM", target="-1001234567890", events=["ORDER_FAILED", "KILL_SWITCH"]
+    )
+    delivery = NotificationDelivery.objects.create(
+        channel=channel,
+        event="ORDER_FAILED",
+        dedupe_key="order-failed:1:1",
+        subject="TEST-USER-1: order FAILED (BUY 10 SBIN)",
+        body="Follower TEST-USER-1 ...",
+        status="FAILED",
+        last_error=LONG_REASON,
+    )
     return {
         "follower": follower,
         "master": master,
@@ -62,6 +74,8 @@ def one_of_each() -> dict:
         "capture": capture,
         "snapshot": snapshot,
         "audit": audit,
+        "channel": channel,
+        "delivery": delivery,
         "heartbeat": Heartbeat.objects.create(name="worker", last_seen=timezone.now()),
         "lease": Lease(name="master-stream:MASTER-1", holder="stream@vm:1"),
         "instrument": Instrument.objects.create(

@@ -25,6 +25,8 @@ COLUMNS = {
         "Alice Blue",
     ],
     "accounts_auditevent": ["When (IST)", "Actor", "Action", "Target"],
+    "accounts_notificationchannel": ["Name", "Kind", "Owner", "Target", "Events", "Enabled"],
+    "accounts_notificationdelivery": ["Queued (IST)", "Event", "Channel", "Status", "Tries", "Last error"],
     "replication_tradeevent": ["Time (IST)", "Event type", "Master order", "Order", "Followers", "Status"],
     "replication_ordermapping": [
         "Time (IST)",
@@ -64,11 +66,12 @@ COLUMNS = {
         "Fetched (IST)",
         "Error",
     ],
-    "broker_instrument": ["Exchange", "Trading symbol", "Symbol", "Token", "Lot", "Tick", "Expiry"],
+    "broker_instrument": ["Exchange", "Trading symbol", "Symbol", "Token", "Lot", "Tick", "Freeze", "Expiry"],
     "core_heartbeat": ["Name", "Last seen (IST)", "Hostname"],
 }
 # Models whose list shows a long reason, note or error, cut short.
 TRUNCATED = {
+    "accounts_notificationdelivery",
     "replication_ordermapping",
     "replication_orderaction",
     "replication_mastertrade",

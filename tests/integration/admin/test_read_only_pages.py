@@ -12,6 +12,7 @@ pytestmark = pytest.mark.django_db
 
 READ_ONLY = {
     "audit": "accounts_auditevent",
+    "delivery": "accounts_notificationdelivery",
     "event": "replication_tradeevent",
     "mapping": "replication_ordermapping",
     "action": "replication_orderaction",

@@ -24,6 +24,8 @@ TITLES = {
     "snapshot": "TEST-USER-1 risk snapshot",
     "instrument": "NSE:SBIN-EQ (3045)",
     "lease": "Lease master-stream:MASTER-1 held by stream@vm:1",
+    "channel": "Ops Telegram (Telegram, operator)",
+    "delivery": "Follower order FAILED to Ops Telegram: FAILED",
 }
 # The admin change page of each record: its title is the page's subtitle and breadcrumb.
 PAGES = {
@@ -36,6 +38,8 @@ PAGES = {
     "capture": "replication_capturestatus",
     "snapshot": "replication_followerrisksnapshot",
     "instrument": "broker_instrument",
+    "channel": "accounts_notificationchannel",
+    "delivery": "accounts_notificationdelivery",
 }
 
 

@@ -579,3 +579,29 @@ def test_exits_still_flow_while_copying_is_stopped(operator, sim, worker, make_f
     operator.post(reverse("admin:control-exit", args=["FLOW-1"]), {"confirm": "1"})
     # then the follower is squared off all the same
     assert wait_for(lambda: [o["side"] for o in sim.orders(follower.client_id)] == ["BUY", "SELL"])
+
+
+def test_manual_trade_preview_says_how_a_follower_order_is_sliced_and_results_show_each_slice(
+    operator, sim, worker, make_follower
+):
+    # given a 2x follower (caps raised) and a NIFTY option trade of 1,350: 2,700 is above the freeze 1,800
+    MasterSettings.objects.update_or_create(pk=1, defaults={"max_quantity_per_trade": 100_000})
+    follower = make_follower("F-TWO", lot_multiplier="2", max_quantity=100_000)
+    fields = {"symbol": "NIFTY26NOV26000CE", "exchange": "NFO", "side": "BUY", "quantity": "1350"}
+    fields.update(product_type="NRML", order_type="MARKET")
+    # when previewed
+    preview = operator.post(reverse("admin:control-manual-copy"), {**fields, "preview": "1"})
+    # then
+    html = preview.content.decode()
+    assert '2700 <span class="slices">(2 slices of 1800, last 900)</span>' in _row(html, "F-TWO")
+    # and once copied, the results show both slices and count the follower once
+    order_id = re.search(r'name="master_order_id" value="(ADMIN-[0-9A-F-]+)"', html).group(1)
+    operator.post(
+        reverse("admin:control-manual-copy"),
+        {**fields, "master_order_id": order_id, "followers": ["F-TWO"], "copy": "1"},
+    )
+    assert wait_for(lambda: len(sim.orders(follower.client_id)) == 2 and settled(order_id))
+    results = operator.get(reverse("admin:control-results", args=[order_id])).content.decode()
+    assert '<span class="slice">1/2</span>' in results
+    assert '<span class="slice">2/2</span>' in results
+    assert "1 success" in " ".join(results.split())

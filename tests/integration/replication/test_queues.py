@@ -10,7 +10,7 @@ import time
 import pytest
 from django.conf import settings
 
-from accounts.dispatch import SESSION_CHECK_TASK
+from accounts.dispatch import NOTIFICATION_SEND_TASK, SESSION_CHECK_TASK
 from copytrade.celery import app
 from copytrade.core.models import Heartbeat
 from copytrade.core.tasks import heartbeat_task, placement_heartbeat_task
@@ -47,6 +47,10 @@ EXPECTED_QUEUES = {
     # capital sizing's morning read of the broker limits: before the open, not order work
     dispatch.CAPITALS_REFRESH: DEFAULT,
     SESSION_CHECK_TASK: DEFAULT,
+    # notifications: a slow Telegram or mail server must never delay an order
+    dispatch.NOTIFY_SCAN: DEFAULT,
+    dispatch.NOTIFY_READINESS: DEFAULT,
+    NOTIFICATION_SEND_TASK: DEFAULT,
     heartbeat_task.name: DEFAULT,
     placement_heartbeat_task.name: PLACEMENT,
 }

@@ -134,3 +134,53 @@ def test_workers_killed_between_claim_and_answer_lose_and_duplicate_nothing(
             assert mapping.status in (Status.ACTIVE, Status.COMPLETED), (mapping.status, mapping.reason)
             assert mapping.follower_order_id == orders[0]["orderId"]
         assert len(ledger) == len(trade_ids)
+
+
+def test_a_worker_killed_while_slices_are_in_flight_loses_and_duplicates_no_slice(
+    api, sim, make_follower, worker_process, tmp_path
+):
+    # given 2x followers whose NIFTY option copies (2 x 1,350 = 2,700) go as two slices (freeze 1,800)
+    from accounts.models import MasterSettings
+
+    MasterSettings.objects.update_or_create(
+        pk=1, defaults={"max_daily_loss_percentage": 0, "max_quantity_per_trade": 100_000}
+    )
+    followers = [make_follower(lot_multiplier=2, max_quantity=100_000) for _ in range(3)]
+    for follower in followers:
+        sim.add_fault(
+            user_id=follower.client_id, endpoint="placeorder", mode="timeout_before", count=2, hold_seconds=4
+        )
+    worker_process.start()
+    # when the fan-out's slices are claimed and the worker is killed while they are held at the broker
+    nifty = trade(
+        "M-CRASH-SLICES", symbol="NIFTY26NOV26000CE", exchange="NFO", quantity=1350, product_type="NRML"
+    )
+    response = api.post("/api/trades/replicate?wait=0", {"trade": nifty}, format="json")
+    assert response.status_code == 200, response.json()
+    claimed = wait_for(
+        lambda: (
+            OrderMapping.objects.filter(master_order_id="M-CRASH-SLICES", status=Status.SUBMITTING).count()
+            == 2 * len(followers)
+        ),
+        timeout=30,
+    )
+    assert claimed, (tmp_path / "worker.log").read_text()[-3000:]
+    time.sleep(0.5)
+    worker_process.kill9()
+    # then a new worker recovers every slice through the sweeper
+    time.sleep(4.5)
+    sim.clear_faults()
+    worker_process.start()
+    assert _sweep_until_settled(["M-CRASH-SLICES"], timeout=90), (tmp_path / "worker.log").read_text()[-3000:]
+    # and each slice is at the broker exactly once, with its own tag
+    for follower in followers:
+        ledger = sim.orders(follower.client_id)
+        slices = OrderMapping.objects.filter(master_order_id="M-CRASH-SLICES", follower=follower).order_by(
+            "slice_no"
+        )
+        assert [m.quantity for m in slices] == [1800, 900]
+        for mapping in slices:
+            orders = [order for order in ledger if order["orderTag"] == mapping.order_tag]
+            assert len(orders) == 1, (follower.account_id, mapping.slice_no, mapping.status, orders)
+            assert mapping.follower_order_id == orders[0]["orderId"]
+        assert sorted(order["quantity"] for order in ledger) == [900, 1800]

@@ -19,6 +19,10 @@ import pytest
             {"exch": "NFO", "symbol_id": "52224", "trading_symbol": "SBIN26NOVFUT", "qty": 100},
             "Quantity should be in multiples of lot size 750",
         ),
+        (
+            {"exch": "NFO", "symbol_id": "61412", "trading_symbol": "NIFTY26NOV26000CE", "qty": 1875},
+            "Quantity 1875 exceeds the freeze quantity 1800: place it in slices",
+        ),
         ({"prctyp": "L", "price": None}, "Price cannot be empty for limit orders"),
         ({"prctyp": "SL-M", "trigPrice": None}, "Trigger price cannot be empty for stop loss orders"),
         ({"orderTag": "t" * 51}, "Order tag length should not exceed 50 characters"),

@@ -27,6 +27,8 @@ from tests.integration.simulator.broker_calls import openapi_order
         ({"instrumentId": "SBIN"}, "EC946"),
         ({"instrumentId": "999999"}, "EC947"),
         ({"exchange": "NFO", "instrumentId": "52168", "quantity": 50}, "EC954"),
+        # above the NIFTY freeze quantity (1,800), as the exchange refuses it
+        ({"exchange": "NFO", "instrumentId": "61412", "quantity": 1875, "product": "NRML"}, "EC088"),
         ({"orderType": "LIMIT", "price": ""}, "EC950"),
         ({"orderType": "LIMIT", "price": "abc"}, "EC957"),
         ({"orderType": "LIMIT", "price": "-5"}, "EC958"),
@@ -226,6 +228,26 @@ def test_modify_open_order_and_refuse_completed_ones(sim, openapi):
     ledger = {o["orderId"]: o for o in sim.orders()}
     assert (ledger[open_id]["quantity"], ledger[open_id]["price"]) == (12, "701.05")
     assert refused == {"status": "Not_Ok", "message": "EC993"}
+
+
+def test_a_modify_above_the_freeze_quantity_is_refused_and_one_at_it_accepted(sim, openapi):
+    # given an open NIFTY option order of 900 (freeze quantity 1,800)
+    nifty = {"exchange": "NFO", "instrumentId": "61412", "product": "NRML", "orderType": "LIMIT"}
+    order_id = openapi.place_id(**nifty, price="100", quantity=900)
+
+    # when
+    refused = openapi.post(
+        "orders/modify", {"brokerOrderId": order_id, "quantity": 1875, "price": "100", "orderType": "LIMIT"}
+    ).json()
+    accepted = openapi.post(
+        "orders/modify", {"brokerOrderId": order_id, "quantity": 1800, "price": "100", "orderType": "LIMIT"}
+    ).json()
+
+    # then
+    assert refused == {"status": "Not_Ok", "message": "EC088"}
+    assert accepted["status"] == "Ok"
+    (order,) = sim.orders()
+    assert order["quantity"] == 1800
 
 
 @pytest.mark.parametrize(

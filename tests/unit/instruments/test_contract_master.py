@@ -49,6 +49,22 @@ def test_parses_derivatives_with_expiry_strike_and_lot_size():
     assert option.strike_price == Decimal("24000.0")
 
 
+def test_a_freeze_quantity_column_is_read_by_name_and_its_absence_is_no_limit():
+    # given a file with the column (blank on one row) and Alice Blue's V2 file without it
+    with_freeze = (
+        "Exch,Symbol,Token,Trading Symbol,Lot Size,Freeze Qty\n"
+        "NFO,NIFTY,35001,NIFTY24NOV26F,75,1800\n"
+        "NFO,FINNIFTY,35003,FINNIFTY24NOV26F,65,\n"
+    )
+    # when
+    nifty, finnifty = parse_contract_master(with_freeze, exchange="NFO")
+    future, _option = parse_contract_master(NFO_CSV, exchange="NFO")
+    # then
+    assert nifty.freeze_quantity == 1800
+    assert finnifty.freeze_quantity is None
+    assert future.freeze_quantity is None
+
+
 def test_missing_required_columns_is_an_error():
     with pytest.raises(ContractMasterError, match="lacks columns"):
         parse_contract_master("Foo,Bar\n1,2\n", exchange="NSE")

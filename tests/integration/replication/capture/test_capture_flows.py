@@ -242,3 +242,25 @@ def test_a_trade_closed_by_the_master_no_longer_counts_as_open(sim, master, make
     held = _place(sim, symbol="INFY", side="BUY", quantity=5)
     assert wait_for(lambda: OrderMapping.objects.filter(master_order_id=held).exists(), timeout=20)
     assert OrderMapping.objects.get(master_order_id=held).reason == "Max concurrent trades reached: 1"
+
+
+def test_a_master_close_above_the_freeze_quantity_closes_each_follower_in_slices(
+    sim, master, make_follower, poller
+):
+    # given a 2x follower holding 2,700 NIFTY options (two entry slices: freeze quantity 1,800)
+    MasterSettings.objects.update_or_create(pk=1, defaults={"max_quantity_per_trade": 100_000})
+    follower = make_follower(lot_multiplier=Decimal("2"), max_quantity=100_000)
+    poller()
+    option = {"exchange": "NFO", "symbol": "NIFTY26NOV26000CE", "product": "NRML"}
+    _place(sim, side="BUY", quantity=1350, **option)
+    assert wait_for(lambda: net_position(sim, follower, "NIFTY26NOV26000CE") == 2700, timeout=20)
+    # when the master closes its 1,350
+    close_id = _place(sim, side="SELL", quantity=1350, **option)
+    # then the follower is flat, closed by two CLOSE slices of at most the freeze quantity, each sent once
+    assert wait_for(lambda: net_position(sim, follower, "NIFTY26NOV26000CE") == 0, timeout=20)
+    legs = list(
+        OrderMapping.objects.filter(master_order_id=close_id, leg=OrderMapping.Leg.CLOSE).order_by("slice_no")
+    )
+    assert [(leg.slice_no, leg.slice_count, leg.quantity) for leg in legs] == [(0, 2, 1800), (1, 2, 900)]
+    sells = [o for o in sim_orders(sim, follower) if o["side"] == "SELL"]
+    assert sorted(o["orderTag"] for o in sells) == sorted(leg.order_tag for leg in legs)

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_kill_switch'),
+        ('accounts', '0005_notifications'),
     ]
 
     operations = [
