@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from accounts.models import Account, BrokerCredential
+from accounts.models import Account, BrokerCredential, MasterSettings
 from accounts.selectors import market_today
 from replication import risk
 from replication.models import MasterTrade, OrderMapping
@@ -271,3 +271,21 @@ def test_positions_expect_the_capital_share_once_capitals_are_known(
     cell = r'<td>{}</td><td>0</td>\s*<td class="{}" data-follower="F-CAPITAL">'
     assert re.search(cell.format(r"\?", ""), before), before
     assert re.search(cell.format("20", "drift"), after), after
+
+
+def test_a_capital_share_above_the_freeze_quantity_is_sent_as_slices(
+    api, sim, worker, master, capital_follower
+):
+    # given 30,00,000 against 10,00,000: 3 x 750 NIFTY options = 2,250, above NIFTY's freeze of 1,800
+    MasterSettings.objects.update_or_create(
+        pk=MasterSettings.SINGLETON_ID, defaults={"max_quantity_per_trade": 5000}
+    )
+    follower = capital_follower()
+    sim.create_account(follower.client_id, cash=Decimal("3000000"))
+    # when
+    body = _replicate(
+        api, "M-CAP-SLICE", symbol="NIFTY26DEC26500CE", exchange="NFO", product_type="NRML", quantity=750
+    )
+    # then two slices, each once
+    assert _result(body, follower)["status"] == "SUCCESS", body
+    assert sorted(o["quantity"] for o in sim.orders(follower.client_id)) == [450, 1800]
