@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
@@ -42,7 +43,7 @@ from accounts.models import (
     RiskConfig,
     validate_instruments,
 )
-from accounts.selectors import account_history, credential_of, session_state
+from accounts.selectors import account_capital_today, account_history, credential_of, session_state
 from accounts.services.accounts import (
     CredentialInput,
     account_copy_trading_set,
@@ -63,6 +64,7 @@ from accounts.services.notifications import (
 from accounts.services.sessions import account_session_check
 from copytrade.core.admin_display import ReadOnlyAdmin, TimesInIstMixin, icon, time_column, truncated
 from copytrade.core.exceptions import ApplicationError
+from copytrade.core.rupees import format_rupees
 
 CONSENT_TEMPLATE = "admin/accounts/account/consent_action.html"
 
@@ -104,6 +106,14 @@ class RiskConfigForm(forms.ModelForm):
         help_text="Empty means all: with none ticked, every order type is allowed.",
     )
 
+    symbol_multipliers = forms.CharField(
+        required=False,
+        widget=forms.TextInput(attrs={"size": 60, "placeholder": "NIFTY=2, RELIANCE-EQ=0.5"}),
+        help_text="Comma-separated SYMBOL=multiplier pairs replacing the lot multiplier for that instrument "
+        "(in multiplier and capital sizing; not fixed quantity): the exact trading symbol first, then the "
+        "underlying, e.g. NIFTY=2, RELIANCE-EQ=0.5. Empty: none.",
+    )
+
     class Meta:
         model = RiskConfig
         fields = (
@@ -117,11 +127,31 @@ class RiskConfigForm(forms.ModelForm):
             "allowed_instruments",
             "allowed_product_types",
             "allowed_order_types",
+            "symbol_multipliers",
         )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.initial["allowed_instruments"] = ", ".join(self.instance.allowed_instruments or [])
+        self.initial["symbol_multipliers"] = ", ".join(
+            f"{symbol}={multiplier}"
+            for symbol, multiplier in (self.instance.symbol_multipliers or {}).items()
+        )
+
+    def clean_symbol_multipliers(self) -> dict[str, str]:
+        raw = self.cleaned_data.get("symbol_multipliers") or ""
+        pairs: dict[str, str] = {}
+        for part in (p.strip() for p in raw.split(",")):
+            if not part:
+                continue
+            symbol, equals, multiplier = part.partition("=")
+            symbol = symbol.strip().upper()
+            if not equals or not symbol or not multiplier.strip():
+                raise ValidationError(f"{part!r} is not SYMBOL=multiplier (e.g. NIFTY=2)")
+            if symbol in pairs:
+                raise ValidationError(f"{symbol} is given twice")
+            pairs[symbol] = multiplier.strip()
+        return v.symbol_multipliers_normalized(pairs)
 
     def clean_allowed_instruments(self) -> list[str]:
         raw = self.cleaned_data.get("allowed_instruments") or ""
@@ -139,6 +169,7 @@ class RiskConfigInline(admin.StackedInline):
     fields = (
         "enabled",
         ("sizing_mode", "lot_multiplier"),
+        "symbol_multipliers",
         ("fixed_quantity", "max_quantity"),
         ("max_order_value", "max_daily_loss"),
         "allowed_instruments",
@@ -283,10 +314,14 @@ class ReplaceCredentialForm(forms.Form):
 
 
 # ---------------------------------------------------------------------------------------------- accounts
+_CAPITAL = ("capital_source", "fixed_capital")
+_EDITABLE = ("account_id", "name", "client_id", "api_flavor", "status", "paper", *_CAPITAL)
+
+
 class AccountForm(forms.ModelForm):
     class Meta:
         model = Account
-        fields = ("account_id", "role", "name", "client_id", "api_flavor", "status", "paper")
+        fields = ("role", *_EDITABLE)
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -306,9 +341,6 @@ class AccountForm(forms.ModelForm):
                 "master silently); create a new account instead."
             )
         return data
-
-
-_EDITABLE = ("account_id", "name", "client_id", "api_flavor", "status", "paper")
 
 
 # The session states as the admin's icons and words; the detail page adds what a waiting token means.
@@ -360,12 +392,17 @@ class AccountAdmin(TimesInIstMixin, admin.ModelAdmin):
         "login_link",
         "replace_credential_link",
         "consent_buttons",
+        "capital_today",
         "created_at",
         "updated_at",
     )
     fieldsets = (
         (None, {"fields": ("account_id", "role", "name", "client_id", "api_flavor", "status", "paper")}),
         ("Copy trading", {"fields": ("copy_trading_active", "stopped_at", "stopped_by")}),
+        (
+            "Capital (for capital sizing)",
+            {"fields": ("capital_source", "fixed_capital", "capital_today")},
+        ),
         ("Session", {"fields": ("session_badge", "login_link", "replace_credential_link")}),
         ("Consent", {"fields": ("consent_buttons",)}),
         ("Timestamps", {"fields": ("created_at", "updated_at")}),
@@ -404,6 +441,24 @@ class AccountAdmin(TimesInIstMixin, admin.ModelAdmin):
         return self.inlines
 
     # -------------------------------------------------------------------------------- columns
+    @admin.display(description="Capital today")
+    def capital_today(self, obj: Account) -> str:
+        if obj.pk is None:
+            return "—"
+        capital = account_capital_today(obj)
+        if obj.capital_source == Account.CapitalSource.FIXED:
+            return f"₹{format_rupees(capital)} (fixed)" if capital is not None else "— (no fixed capital)"
+        if capital is None:
+            last = (
+                f"; last read ₹{format_rupees(obj.broker_capital)} for {obj.broker_capital_day:%Y-%m-%d}"
+                if obj.broker_capital is not None and obj.broker_capital_day
+                else ""
+            )
+            return f"not read yet today{last}"
+        read_at = timezone.localtime(obj.broker_capital_read_at) if obj.broker_capital_read_at else None
+        when = f" at {read_at:%H:%M:%S} {read_at.tzname()}" if read_at else ""
+        return f"₹{format_rupees(capital)} (broker opening cash, read today{when})"
+
     @admin.display(description="Name", ordering="name")
     def name_short(self, obj: Account) -> str:
         return truncated(obj.name, 24)
@@ -484,6 +539,9 @@ class AccountAdmin(TimesInIstMixin, admin.ModelAdmin):
                 paper=data.get("paper", False),
                 actor=_actor(request),
             )
+            capital = {name: data[name] for name in _CAPITAL if name in form.changed_data}
+            if capital:
+                saved = account_update(account=saved, actor=_actor(request), **capital)
         # The admin goes on with `obj` (log entry, messages, redirect): point it at the row the service wrote.
         for field in obj._meta.concrete_fields:
             if not field.generated:

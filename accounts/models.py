@@ -103,6 +103,10 @@ class Account(TimeStampedModel):
         INACTIVE = "INACTIVE", "Inactive"
         SUSPENDED = "SUSPENDED", "Suspended"
 
+    class CapitalSource(models.TextChoices):
+        BROKER = "BROKER", "Broker limits (opening cash, read once a day)"
+        FIXED = "FIXED", "Fixed amount"
+
     ApiFlavor = _choices_of("ApiFlavor", broker_types.ApiFlavor)
 
     account_id = models.CharField(
@@ -131,6 +135,28 @@ class Account(TimeStampedModel):
     stopped_at = models.DateTimeField(null=True, blank=True)
     stopped_by = models.CharField(max_length=100, blank=True, default="")
     paper = models.BooleanField(default=False, help_text="Dry run: log orders, do not send them.")
+    # Capital sizing (RiskConfig sizing mode CAPITAL) reads the master's and the follower's capital from here.
+    capital_source = models.CharField(
+        max_length=10,
+        choices=CapitalSource.choices,
+        default=CapitalSource.BROKER,
+        help_text="Capital for capital sizing: the broker's opening cash (limits, read once a trading day) "
+        "or a fixed amount.",
+    )
+    fixed_capital = models.DecimalField(
+        max_digits=15,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("9999999999999.99"))],
+        help_text="Rupees; used when the capital source is Fixed.",
+    )
+    # Today's broker read (opening cash from limits()), written by replication's capital service only.
+    broker_capital = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
+    broker_capital_day = models.DateField(
+        null=True, blank=True, help_text="The trading day (Asia/Kolkata) broker_capital was read for."
+    )
+    broker_capital_read_at = models.DateTimeField(null=True, blank=True)
     # 1 for the active master, NULL otherwise: a unique index on it allows exactly one active master on every
     # database (MySQL/MariaDB have no partial unique indexes).
     active_master_slot = models.GeneratedField(
@@ -146,9 +172,19 @@ class Account(TimeStampedModel):
 
     class Meta:
         ordering = ["account_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(capital_source="FIXED") | Q(fixed_capital__gt=0),
+                name="account_fixed_capital_set",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account_id} ({self.role.lower()})"
+
+    def clean(self) -> None:
+        if self.capital_source == self.CapitalSource.FIXED and not self.fixed_capital:
+            raise ValidationError({"fixed_capital": "required when the capital source is Fixed"})
 
     @property
     def is_master(self) -> bool:
@@ -211,12 +247,17 @@ class BrokerCredential(TimeStampedModel):
         return self._stored("pending_session_token")
 
 
+def default_symbol_multipliers() -> dict[str, str]:
+    return dict(risk_defaults.SYMBOL_MULTIPLIERS)
+
+
 class RiskConfig(TimeStampedModel):
     """A follower's risk rules and sizing (the seed's follower_risk_config, plus sizing mode)."""
 
     class SizingMode(models.TextChoices):
-        MULTIPLIER = "MULTIPLIER", "Multiplier"
-        FIXED_QTY = "FIXED_QTY", "Fixed quantity"
+        MULTIPLIER = risk_defaults.MULTIPLIER, "Multiplier"
+        FIXED_QTY = risk_defaults.FIXED_QTY, "Fixed quantity"
+        CAPITAL = risk_defaults.CAPITAL, "Capital (follower ÷ master capital × multiplier)"
 
     account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="risk_config")
     lot_multiplier = models.DecimalField(
@@ -224,6 +265,8 @@ class RiskConfig(TimeStampedModel):
         decimal_places=4,
         default=risk_defaults.LOT_MULTIPLIER,
         validators=[MinValueValidator(Decimal("0.0001"))],
+        help_text="Multiplier sizing: master quantity × this. Capital sizing: the factor on the capital "
+        "ratio.",
     )
     sizing_mode = models.CharField(
         max_length=10, choices=SizingMode.choices, default=risk_defaults.SIZING_MODE
@@ -246,6 +289,13 @@ class RiskConfig(TimeStampedModel):
         default=default_order_types, blank=True, validators=[validate_order_types]
     )
     enabled = models.BooleanField(default=risk_defaults.ENABLED)
+    symbol_multipliers = models.JSONField(
+        default=default_symbol_multipliers,
+        blank=True,
+        validators=[v.validate_symbol_multipliers],
+        help_text="Per-symbol multipliers replacing lot_multiplier (multiplier and capital sizing): "
+        "the exact trading symbol first, then the underlying, e.g. NIFTY = 2, RELIANCE-EQ = 0.5.",
+    )
 
     class Meta:
         constraints = [

@@ -9,6 +9,7 @@ from broker.types import OrderType, ProductType
 
 MULTIPLIER = "MULTIPLIER"
 FIXED_QTY = "FIXED_QTY"
+CAPITAL = "CAPITAL"
 
 LOT_MULTIPLIER = Decimal("1.0")
 SIZING_MODE = MULTIPLIER
@@ -25,6 +26,8 @@ ALLOWED_PRODUCT_TYPES: tuple[str, ...] = (
 )
 ALLOWED_ORDER_TYPES: tuple[str, ...] = (OrderType.MARKET.value, OrderType.LIMIT.value)
 ENABLED = True
+# Per-symbol multipliers, {trading symbol or underlying: multiplier as a decimal string}; empty: none.
+SYMBOL_MULTIPLIERS: dict[str, str] = {}
 
 
 def as_dict() -> dict[str, object]:
@@ -40,4 +43,5 @@ def as_dict() -> dict[str, object]:
         "allowed_product_types": list(ALLOWED_PRODUCT_TYPES),
         "allowed_order_types": list(ALLOWED_ORDER_TYPES),
         "enabled": ENABLED,
+        "symbol_multipliers": dict(SYMBOL_MULTIPLIERS),
     }

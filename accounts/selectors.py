@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -121,6 +122,16 @@ def account_find_by_user_id(*, user_id: str) -> Account | None:
         return account
     matches = list(Account.objects.filter(client_id__iexact=user_id)[:2])
     return matches[0] if len(matches) == 1 else None
+
+
+def account_capital_today(account: Account) -> Decimal | None:
+    """The account's capital for capital sizing today: its fixed capital, or the broker's opening cash read
+    this trading day (Asia/Kolkata); None when unknown (not read yet today, or no fixed amount)."""
+    if account.capital_source == Account.CapitalSource.FIXED:
+        return account.fixed_capital
+    if account.broker_capital_day == market_today():
+        return account.broker_capital
+    return None
 
 
 def master_get_active() -> Account | None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -20,6 +22,7 @@ from copytrade.core.fields import (
     StrictBooleanField,
     StrictIntegerField,
     TextField,
+    annotate,
 )
 from copytrade.core.schema import ApiErrorOutput, schema_keywords
 
@@ -66,6 +69,57 @@ def multiplier_field(**kwargs) -> DecimalInputField:
     )
 
 
+class SymbolField(IdentifierField):
+    """A trading symbol or underlying as the contract master spells it, in upper case (NIFTY, M&M-EQ)."""
+
+    default_error_messages = {
+        "pattern": "Upper-case letters, digits and & . _ - only, starting with a letter or a digit."
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=v.SYMBOL_MAX_LENGTH, **kwargs)
+        self.pattern = v.SYMBOL_PATTERN
+        self._regex = re.compile(self.pattern)
+        annotate(
+            self,
+            {"type": "string", "pattern": self.pattern, "minLength": 1, "maxLength": v.SYMBOL_MAX_LENGTH},
+        )
+
+
+class SymbolMultiplierInput(serializers.Serializer):
+    symbol = SymbolField(
+        help_text="A trading symbol (NIFTY26DEC26500CE, RELIANCE-EQ) or an underlying (NIFTY)."
+    )
+    multiplier = multiplier_field()
+
+
+class SymbolMultipliersField(serializers.ListField):
+    """Per-symbol multipliers as a list of {symbol, multiplier}; stored as {SYMBOL: multiplier}. A symbol
+    given twice takes its last multiplier, as a JSON object's repeated key does (the schema cannot say
+    "unique symbols", and what it allows is accepted)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "help_text",
+            "Per-symbol multipliers replacing lot_multiplier (also the factor of capital sizing): the exact "
+            "trading symbol first, then the underlying; a symbol given twice takes its last multiplier. "
+            "Empty: none.",
+        )
+        super().__init__(child=SymbolMultiplierInput(), max_length=v.LIST_MAX_ITEMS, **kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:  # type: ignore[override]
+        pairs = {item["symbol"]: item["multiplier"] for item in super().to_internal_value(data)}
+        try:
+            return v.symbol_multipliers_normalized(pairs)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages[0]) from exc
+
+
+class SymbolMultiplierOutput(serializers.Serializer):
+    symbol = serializers.CharField()
+    multiplier = serializers.DecimalField(max_digits=12, decimal_places=4)
+
+
 class FollowerCreateInput(serializers.Serializer):
     followerId = id_field()
     clientId = client_id_field()
@@ -96,10 +150,16 @@ class FollowerIdInput(serializers.Serializer):
 
 
 # The cross-field rule, as JSON schema: FIXED_QTY sizing needs a fixed quantity (MULTIPLIER, the default,
-# does not).
+# and CAPITAL do not).
 _SIZING_RULES = [
     {"not": {"required": ["sizing_mode"]}},
-    {"properties": {"sizing_mode": {"enum": [RiskConfig.SizingMode.MULTIPLIER.value, None]}}},
+    {
+        "properties": {
+            "sizing_mode": {
+                "enum": [RiskConfig.SizingMode.MULTIPLIER.value, RiskConfig.SizingMode.CAPITAL.value, None]
+            }
+        }
+    },
     {
         "properties": {
             "sizing_mode": {"enum": [RiskConfig.SizingMode.FIXED_QTY.value]},
@@ -141,6 +201,7 @@ class RiskConfigInput(serializers.Serializer):
         help_text=f"Any of {', '.join(OrderTypeChoices.values)} (any case); empty means all.",
     )
     enabled = StrictBooleanField(required=False, allow_null=True)
+    symbol_multipliers = SymbolMultipliersField(required=False, allow_null=True)
 
 
 @extend_schema_field({"type": "boolean", "enum": [True]})
@@ -310,6 +371,16 @@ class RiskConfigOutput(serializers.Serializer):
     enabled = serializers.BooleanField()
     sizing_mode = serializers.CharField()
     fixed_quantity = serializers.IntegerField(allow_null=True)
+    symbol_multipliers = serializers.SerializerMethodField(
+        help_text="Per-symbol multipliers, trading symbols and underlyings in the order they were given."
+    )
+
+    @extend_schema_field(SymbolMultiplierOutput(many=True))
+    def get_symbol_multipliers(self, config: RiskConfig) -> list[dict[str, Any]]:
+        return [
+            {"symbol": symbol, "multiplier": format(Decimal(multiplier).quantize(Decimal("0.0001")), "f")}
+            for symbol, multiplier in (config.symbol_multipliers or {}).items()
+        ]
 
 
 class RiskConfigGetOutput(serializers.Serializer):

@@ -8,6 +8,7 @@ cannot be sent in the HTTP header Alice Blue reads it from.
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -102,3 +103,61 @@ def validate_notification_target(kind: str, target: str) -> None:
             raise ValidationError("Enter a valid e-mail address.") from None
     else:
         raise ValidationError("Choose Telegram or e-mail.")
+
+
+# Per-symbol multipliers (RiskConfig.symbol_multipliers): the lot multiplier's bounds, DECIMAL(12, 4).
+MULTIPLIER_MIN, MULTIPLIER_MAX = Decimal("0.0001"), Decimal("99999999.9999")
+SYMBOL_PATTERN = "^[A-Z0-9][A-Z0-9&._-]*$"  # the API's schema (ECMA); _SYMBOL_KEY is the same, anchored
+_SYMBOL_KEY = re.compile(r"\A[A-Z0-9][A-Z0-9&._-]*\Z")
+
+
+def symbol_multipliers_normalized(value: object) -> dict[str, str]:
+    """{symbol: multiplier} with upper-case symbols and exact decimal strings; ValidationError naming the bad
+    entry otherwise (a JSON object of at most LIST_MAX_ITEMS trading symbols or underlyings, each mapped to a
+    number from 0.0001 to 99999999.9999 with at most 4 decimal places)."""
+    if not isinstance(value, dict) or len(value) > LIST_MAX_ITEMS:
+        raise ValidationError(
+            f'must be an object of at most {LIST_MAX_ITEMS} symbols, e.g. {{"NIFTY": "2"}}',
+            code="invalid_symbol_multipliers",
+        )
+    found: dict[str, str] = {}
+    for raw_key, raw_value in value.items():
+        key = str(raw_key).upper()
+        if not key or len(key) > SYMBOL_MAX_LENGTH or not _SYMBOL_KEY.match(key):
+            raise ValidationError(
+                f"{str(raw_key)[:SYMBOL_MAX_LENGTH]!r} is not a trading symbol or underlying "
+                f"(1 to {SYMBOL_MAX_LENGTH} of A-Z, 0-9, & . _ -)",
+                code="invalid_symbol_multipliers",
+            )
+        if key in found:
+            raise ValidationError(f"{key} is given twice", code="invalid_symbol_multipliers")
+        found[key] = _multiplier_text(key, raw_value)
+    return found
+
+
+def _multiplier_text(key: str, raw: object) -> str:
+    problem = (
+        f"{key}: the multiplier must be a number from {MULTIPLIER_MIN} to {MULTIPLIER_MAX} "
+        "with at most 4 decimal places"
+    )
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str, Decimal)):
+        raise ValidationError(problem, code="invalid_symbol_multipliers")
+    try:
+        number = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise ValidationError(problem, code="invalid_symbol_multipliers") from None
+    if (
+        not number.is_finite()
+        or not MULTIPLIER_MIN <= number <= MULTIPLIER_MAX
+        or number != number.quantize(Decimal("0.0001"))
+    ):
+        raise ValidationError(problem, code="invalid_symbol_multipliers")
+    return format(number.normalize(), "f")
+
+
+def validate_symbol_multipliers(value: object) -> None:
+    """The model's check: the stored value must already be in normalized form."""
+    if symbol_multipliers_normalized(value) != value:
+        raise ValidationError(
+            "symbols must be upper case and multipliers decimal strings", code="invalid_symbol_multipliers"
+        )

@@ -407,6 +407,12 @@ CELERY_BEAT_SCHEDULE["replication-risk-snapshot-refresh"] = {
     "task": "replication.risk_snapshot_refresh",
     "schedule": REPLICATION_RISK_SNAPSHOT_INTERVAL,
 }
+# Capital sizing: read today's capital (the broker's opening cash) of the master and CAPITAL-mode followers
+# once, before the open: 09:00 Asia/Kolkata = 03:30 UTC, Mon-Fri (a fan-out reads any still missing).
+CELERY_BEAT_SCHEDULE["replication-capitals-refresh"] = {
+    "task": "replication.capitals_refresh",
+    "schedule": crontab(hour=3, minute=30, day_of_week="mon-fri"),
+}
 
 # Master capture (DESIGN 5.5). The poll: beat ticks every TICK s, and a tick polls when the master's interval
 # (MasterSettings, in the admin) has passed; it leaves BUDGET_RESERVE of the master's non-order calls unused.

@@ -27,6 +27,7 @@ MASTER_POLL = "replication.master_poll"
 WEBHOOK_ORDER_REFRESH = "replication.webhook_order_refresh"
 NOTIFY_SCAN = "replication.notify_scan"
 NOTIFY_READINESS = "replication.notify_readiness"
+CAPITALS_REFRESH = "replication.capitals_refresh"
 
 TASK_NAMES = (
     PLACE,
@@ -42,6 +43,7 @@ TASK_NAMES = (
     WEBHOOK_ORDER_REFRESH,
     NOTIFY_SCAN,
     NOTIFY_READINESS,
+    CAPITALS_REFRESH,
 )
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Account, BrokerCredential
 from accounts.selectors import (
     account_broker_client,
+    account_capital_today,
     credential_of,
     master_get_active,
     master_settings_get,
@@ -185,7 +186,11 @@ class FollowerRow:
 def _multiplier(rules: risk.FollowerRules) -> str:
     if rules.sizing_mode == risk.FIXED_QTY:
         return f"fixed {rules.fixed_quantity}"
-    return f"{risk.format_number(rules.lot_multiplier)}×"
+    overrides = len(rules.symbol_multipliers)
+    per_symbol = f" (+{overrides} per symbol)" if overrides else ""
+    if rules.sizing_mode == risk.CAPITAL:
+        return f"capital × {risk.format_number(rules.lot_multiplier)}{per_symbol}"
+    return f"{risk.format_number(rules.lot_multiplier)}×{per_symbol}"
 
 
 def follower_readiness() -> list[FollowerRow]:
@@ -442,12 +447,17 @@ def _scaled(
     product: str,
     rules: risk.FollowerRules,
     limits: risk.GlobalLimits,
-    lot_size: int,
-) -> int:
+    instrument: tuple[int, str],
+    master_capital: Decimal | None,
+) -> int | None:
     """The master's net position as the follower's rules would have copied it: sized, and 0 where its allowed
-    instruments or products exclude it (its switches and session are left out: they change by the day)."""
+    instruments or products exclude it (its switches and session are left out: they change by the day);
+    None where capital sizing lacks today's capitals (no broker read here)."""
     if not net:
         return 0
+    if risk.capital_unknown_reason(rules=rules, master_capital=master_capital):
+        return None
+    lot_size, underlying = instrument
     copying = replace(
         rules,
         account_active=True,
@@ -465,6 +475,8 @@ def _scaled(
         product_type=product,
         trading_symbol=trading_symbol,
         lot_size=lot_size,
+        underlying=underlying,
+        master_capital=master_capital,
     )
     decision = risk.evaluate_entry_static(
         trade=intent, rules=copying, limits=replace(limits, copying_stopped=False)
@@ -472,11 +484,12 @@ def _scaled(
     return decision.quantity if net > 0 else -decision.quantity
 
 
-def _lot_size(exchange: str, trading_symbol: str) -> int:
+def _lot_and_underlying(exchange: str, trading_symbol: str) -> tuple[int, str]:
     try:
-        return instrument_resolve(exchange=exchange, symbol=trading_symbol).lot_size
+        instrument = instrument_resolve(exchange=exchange, symbol=trading_symbol)
     except UnknownInstrumentError:
-        return 1
+        return 1, ""
+    return instrument.lot_size, instrument.symbol
 
 
 def positions_overview() -> PositionsOverview:
@@ -497,10 +510,11 @@ def positions_overview() -> PositionsOverview:
     master_settings = master_settings_get()
     limits = selectors.limits_from(master_settings)
     rules = {f.pk: selectors.follower_rules(account=f, master_settings=master_settings) for f in followers}
+    master_capital = account_capital_today(master) if master is not None else None
     rows = []
     for exchange, trading_symbol, product in sorted(keys):
         master_net = None if master_book is None else master_book.get((exchange, trading_symbol, product), 0)
-        lot_size = _lot_size(exchange, trading_symbol)
+        instrument = _lot_and_underlying(exchange, trading_symbol)
         cells = []
         for f in followers:
             book = books[f.pk]
@@ -513,7 +527,15 @@ def positions_overview() -> PositionsOverview:
                     expected=(
                         None
                         if master_net is None
-                        else _scaled(master_net, trading_symbol, product, rules[f.pk], limits, lot_size)
+                        else _scaled(
+                            master_net,
+                            trading_symbol,
+                            product,
+                            rules[f.pk],
+                            limits,
+                            instrument,
+                            master_capital,
+                        )
                     ),
                     copied=held.filled,
                     actual=None if book is None else book.get((exchange, trading_symbol, product), 0),

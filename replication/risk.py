@@ -2,22 +2,24 @@
 
 Rule order (DESIGN 5.2, first failure wins -> SKIPPED with the reason): kill switch -> account not active ->
 stopped by master -> consent -> risk config disabled -> session -> instrument -> order type -> product type ->
-sizing (multiplier or fixed, lot-size rounding, caps) -> zero -> order value (on the follower's quantity) ->
-today's loss against the follower's max_daily_loss -> today's loss against
-MasterSettings.max_daily_loss_percentage of the opening cash -> MasterSettings.max_concurrent_trades. Exits
-never go through these rules.
+sizing (multiplier, fixed or capital; per-symbol multipliers; lot-size rounding, caps) -> zero -> order
+value (on the follower's quantity) -> today's loss against the follower's max_daily_loss -> today's loss
+against MasterSettings.max_daily_loss_percentage of the opening cash -> MasterSettings.max_concurrent_trades.
+Exits never go through these rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
 from accounts import risk_defaults
+from copytrade.core.rupees import format_rupees
 
 MULTIPLIER = risk_defaults.MULTIPLIER
 FIXED_QTY = risk_defaults.FIXED_QTY
+CAPITAL = risk_defaults.CAPITAL
 
 SESSION_VALID = "VALID"
 SESSION_UNVERIFIED = "UNVERIFIED"  # stored, not yet proven by a call: tried (the call is the check)
@@ -37,6 +39,13 @@ REASON_VALUE_UNCHECKED = "Order value could not be checked: no price given for t
 _SESSION_REASONS = {SESSION_EXPIRED: REASON_SESSION_EXPIRED, SESSION_UNREADABLE: REASON_CREDENTIAL_UNREADABLE}
 REASON_POSITIONS_UNAVAILABLE = "Daily loss could not be checked: positions unavailable"
 REASON_FUNDS_UNAVAILABLE = "Daily loss could not be checked: funds unavailable"
+REASON_MASTER_CAPITAL_UNKNOWN = (
+    "Capital sizing: master capital unknown (no fixed capital, broker limits unread)"
+)
+REASON_MASTER_CAPITAL_ZERO = "Capital sizing: master capital is 0 or below"
+REASON_FOLLOWER_CAPITAL_UNKNOWN = (
+    "Capital sizing: follower capital unknown (no fixed capital, broker limits unread)"
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,10 @@ class TradeIntent:
     price: Decimal | None = None
     trading_symbol: str = ""
     lot_size: int = 1
+    # Capital sizing and per-symbol multipliers: the contract's underlying symbol (NIFTY for a NIFTY option)
+    # and the master's capital today (None: unknown).
+    underlying: str = ""
+    master_capital: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,10 @@ class FollowerRules:
     allowed_instruments: tuple[str, ...] = risk_defaults.ALLOWED_INSTRUMENTS
     allowed_product_types: tuple[str, ...] = risk_defaults.ALLOWED_PRODUCT_TYPES
     allowed_order_types: tuple[str, ...] = risk_defaults.ALLOWED_ORDER_TYPES
+    # {TRADING SYMBOL or UNDERLYING: multiplier}, replacing lot_multiplier for that instrument (also as the
+    # factor of capital sizing); the follower's capital today for capital sizing (None: unknown).
+    symbol_multipliers: Mapping[str, Decimal] = field(default_factory=dict)
+    capital: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -129,19 +146,96 @@ def round_down_to_lot(quantity: int, lot_size: int) -> int:
     return (max(quantity, 0) // lot) * lot
 
 
+def symbol_multiplier(*, rules: FollowerRules, trading_symbol: str, underlying: str) -> tuple[Decimal, str]:
+    """The multiplier for one contract and the key that set it: the exact trading symbol's override, else the
+    underlying's, else lot_multiplier (key "")."""
+    for key in (trading_symbol.strip().upper(), underlying.strip().upper()):
+        if key and key in rules.symbol_multipliers:
+            return Decimal(rules.symbol_multipliers[key]), key
+    return rules.lot_multiplier, ""
+
+
+def capital_unknown_reason(*, rules: FollowerRules, master_capital: Decimal | None) -> str:
+    """Why capital sizing cannot scale for this follower (no guessing with real money), or ""."""
+    if rules.sizing_mode != CAPITAL:
+        return ""
+    if master_capital is None:
+        return REASON_MASTER_CAPITAL_UNKNOWN
+    if master_capital <= 0:
+        return REASON_MASTER_CAPITAL_ZERO
+    if rules.capital is None:
+        return REASON_FOLLOWER_CAPITAL_UNKNOWN
+    return ""
+
+
+def _capital_scaled(
+    *, master_quantity: int, rules: FollowerRules, master_capital: Decimal | None, factor: Decimal
+) -> tuple[int | None, str]:
+    """floor(master quantity x follower capital / master capital x factor), or None and the skip reason."""
+    unknown = capital_unknown_reason(rules=rules, master_capital=master_capital)
+    if unknown or master_capital is None:
+        return None, unknown
+    follower_capital = max(rules.capital or Decimal("0"), Decimal("0"))
+    # Multiplied before dividing: an exact ratio (2,00,000 / 10,00,000) floors exactly.
+    scaled = Decimal(master_quantity) * follower_capital * factor / master_capital
+    return int(scaled.to_integral_value(rounding=ROUND_FLOOR)), ""
+
+
+def _capital_note(
+    *, rules: FollowerRules, master_capital: Decimal, factor: Decimal, master_quantity: int, lot_size: int
+) -> str:
+    follower_capital = max(rules.capital or Decimal("0"), Decimal("0"))
+    ratio = (follower_capital * factor / master_capital).quantize(Decimal("0.0001"), rounding=ROUND_FLOOR)
+    return (
+        f"Capital {format_rupees(follower_capital)} / {format_rupees(master_capital)} × "
+        f"{format_number(factor)} = {format_number(ratio)}× of {master_quantity}"
+        f" (lot {max(int(lot_size or 1), 1)})"
+    )
+
+
 def size_quantity(
-    *, master_quantity: int, rules: FollowerRules, limits: GlobalLimits, lot_size: int
+    *,
+    master_quantity: int,
+    rules: FollowerRules,
+    limits: GlobalLimits,
+    lot_size: int,
+    trading_symbol: str = "",
+    underlying: str = "",
+    master_capital: Decimal | None = None,
 ) -> Sizing:
-    """The follower's quantity: multiplier (floor) or fixed, rounded down to the lot size, then capped."""
+    """The follower's quantity: multiplier (floor), fixed, or capital-proportional (floor), rounded down to
+    the lot size, then capped. A per-symbol multiplier (trading symbol first, then underlying) replaces the
+    multiplier, also as the capital factor; fixed quantities ignore it."""
     notes: list[str] = []
+    multiplier, key = symbol_multiplier(rules=rules, trading_symbol=trading_symbol, underlying=underlying)
+    if key and rules.sizing_mode != FIXED_QTY:
+        notes.append(f"Multiplier for {key}: {format_number(multiplier)}")
     if rules.sizing_mode == FIXED_QTY:
         raw = int(rules.fixed_quantity or 0)
         quantity = round_down_to_lot(raw, lot_size)
         zero_reason = f"Fixed quantity {raw} is below the lot size {lot_size}"
+    elif rules.sizing_mode == CAPITAL:
+        scaled_capital, unknown = _capital_scaled(
+            master_quantity=master_quantity, rules=rules, master_capital=master_capital, factor=multiplier
+        )
+        if scaled_capital is None or master_capital is None:
+            return Sizing(0, tuple(notes), unknown)
+        quantity = round_down_to_lot(scaled_capital, lot_size)
+        capital = _capital_note(
+            rules=rules,
+            master_capital=master_capital,
+            factor=multiplier,
+            master_quantity=master_quantity,
+            lot_size=lot_size,
+        )
+        notes.append(f"{capital} -> {quantity}")
+        zero_reason = f"Quantity becomes 0 after capital sizing: {capital}"
     else:
-        scaled = (Decimal(master_quantity) * rules.lot_multiplier).to_integral_value(rounding=ROUND_FLOOR)
+        scaled = (Decimal(master_quantity) * multiplier).to_integral_value(rounding=ROUND_FLOOR)
         quantity = round_down_to_lot(int(scaled), lot_size)
-        zero_reason = f"Quantity becomes 0 after multiplier: {format_number(rules.lot_multiplier)}"
+        zero_reason = f"Quantity becomes 0 after multiplier: {format_number(multiplier)}"
+        if key:
+            zero_reason += f" (for {key})"
         if quantity and quantity != scaled:
             notes.append(f"Rounded down to lot size {lot_size}: {quantity}")
     max_quantity = rules.max_quantity or risk_defaults.MAX_QUANTITY  # the seed: missing or 0 means 100
@@ -158,6 +252,16 @@ def size_quantity(
             0, tuple(notes), f"Quantity {quantity} is below the minimum lot size {limits.min_lot_size}"
         )
     return Sizing(quantity, tuple(notes), zero_reason if quantity == 0 else "")
+
+
+def needs_capital(rules: FollowerRules, limits: GlobalLimits) -> bool:
+    """Whether sizing this follower needs capitals it lacks: capital mode, its capital unknown, and its own
+    switches and session would let an entry through (no broker read for a follower skipped anyway)."""
+    return (
+        rules.sizing_mode == CAPITAL
+        and not entry_switch_reason(rules=rules, limits=limits)
+        and rules.session_status in SESSION_USABLE
+    )
 
 
 def pnl_parts(positions: Iterable[object]) -> tuple[Decimal, Decimal]:
@@ -290,7 +394,13 @@ def evaluate_entry_static(
     if not _in_list(product_type, rules.allowed_product_types):
         return Decision(reason=f"Product type {product_type} not allowed")
     sizing = size_quantity(
-        master_quantity=trade.quantity, rules=rules, limits=limits, lot_size=trade.lot_size
+        master_quantity=trade.quantity,
+        rules=rules,
+        limits=limits,
+        lot_size=trade.lot_size,
+        trading_symbol=trade.trading_symbol or trade.symbol,
+        underlying=trade.underlying,
+        master_capital=trade.master_capital,
     )
     if sizing.quantity <= 0:
         return Decision(reason=sizing.zero_reason, notes=sizing.notes)
@@ -333,11 +443,25 @@ def account_state_reason(
 
 
 def scale_modified_quantity(
-    *, master_quantity: int, rules: FollowerRules, limits: GlobalLimits, lot_size: int
+    *,
+    master_quantity: int,
+    rules: FollowerRules,
+    limits: GlobalLimits,
+    lot_size: int,
+    trading_symbol: str = "",
+    underlying: str = "",
+    master_capital: Decimal | None = None,
 ) -> int:
-    """A modified master quantity re-scaled for the follower (0 when it scales to nothing)."""
+    """A modified master quantity re-scaled for the follower as its entry was sized (0 when it scales to
+    nothing)."""
     return size_quantity(
-        master_quantity=master_quantity, rules=rules, limits=limits, lot_size=lot_size
+        master_quantity=master_quantity,
+        rules=rules,
+        limits=limits,
+        lot_size=lot_size,
+        trading_symbol=trading_symbol,
+        underlying=underlying,
+        master_capital=master_capital,
     ).quantity
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.exceptions import CredentialUnreadable, FollowerNotFound
 from accounts.models import Account, BrokerCredential, Consent, MasterSettings, RiskConfig
-from accounts.selectors import credential_session_token, master_settings_get
+from accounts.selectors import account_capital_today, credential_session_token, master_settings_get
 from broker.instrument_store import UnknownInstrumentError, instrument_resolve
 from broker.instruments import Instrument
 from replication import risk, states
@@ -135,6 +135,8 @@ def follower_rules(*, account: Account, master_settings: MasterSettings) -> risk
         enabled=config.enabled,
         sizing_mode=config.sizing_mode,
         lot_multiplier=Decimal(config.lot_multiplier),
+        symbol_multipliers={k: Decimal(m) for k, m in (config.symbol_multipliers or {}).items()},
+        capital=account_capital_today(account) if config.sizing_mode == risk.CAPITAL else None,
         fixed_quantity=config.fixed_quantity,
         max_quantity=config.max_quantity,
         max_order_value=config.max_order_value,

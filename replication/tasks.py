@@ -20,6 +20,7 @@ from celery.exceptions import Retry
 
 from replication import dispatch
 from replication.services import (
+    capital,
     capture_inbound,
     capture_poll,
     notify_events,
@@ -174,6 +175,12 @@ def notify_scan_task(self: Task[Any, None]) -> None:
 def notify_readiness_task(self: Task[Any, None]) -> None:
     """Beat, before the open: notify the followers that are not ready (once a day)."""
     notify_events.readiness_notify()
+
+
+@shared_task(name=dispatch.CAPITALS_REFRESH, **TASK_OPTIONS)
+def capitals_refresh_task(self: Task[Any, None]) -> None:
+    """Beat (before the open): read today's capital (opening cash) of the accounts capital sizing uses."""
+    capital.capitals_refresh()
 
 
 @shared_task(name=dispatch.MASTER_POLL, **TASK_OPTIONS)

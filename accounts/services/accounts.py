@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
@@ -15,10 +16,16 @@ from django.views.decorators.debug import sensitive_variables
 from accounts import risk_defaults
 from accounts.dispatch import session_check_enqueue
 from accounts.models import Account, BrokerCredential, MasterSettings, RiskConfig
-from accounts.selectors import account_history, follower_get
+from accounts.selectors import account_history, follower_get, market_today
 from accounts.services.audit import audit_record
 from accounts.services.sessions import session_check_needed, session_token_apply
-from accounts.validators import API_KEY_MAX_LENGTH, TOKEN_MAX_LENGTH, model_check, secret_check
+from accounts.validators import (
+    API_KEY_MAX_LENGTH,
+    TOKEN_MAX_LENGTH,
+    model_check,
+    secret_check,
+    symbol_multipliers_normalized,
+)
 from copytrade.core.exceptions import Conflict, ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -121,6 +128,8 @@ def follower_create(
 
 
 _ACCOUNT_FIELDS = ("name", "client_id", "api_flavor", "status", "paper")
+# Capital sizing's inputs, changed by the admin (audited in account.updated like the others).
+_CAPITAL_FIELDS = ("capital_source", "fixed_capital")
 
 
 @transaction.atomic
@@ -168,8 +177,9 @@ def account_create(
 
 @transaction.atomic
 def account_update(*, account: Account, actor: str, **values: Any) -> Account:
-    """Change an account's name, client id, API flavour, status or paper switch (never its id or role)."""
-    unknown = set(values) - set(_ACCOUNT_FIELDS)
+    """Change an account's name, client id, API flavour, status, paper switch or capital source and fixed
+    capital (never its id or role)."""
+    unknown = set(values) - set(_ACCOUNT_FIELDS) - set(_CAPITAL_FIELDS)
     if unknown:
         raise ValidationFailed(f"Cannot change: {', '.join(sorted(unknown))}", code="invalid")
     account = Account.objects.select_for_update().get(pk=account.pk)
@@ -185,7 +195,10 @@ def account_update(*, account: Account, actor: str, **values: Any) -> Account:
     except IntegrityError as exc:
         raise Conflict("Another account is already the active master", code="master_exists") from exc
     audit_record(
-        actor=actor, action="account.updated", target=account.account_id, details={"changed": changed}
+        actor=actor,
+        action="account.updated",
+        target=account.account_id,
+        details={"changed": _jsonable(changed)},
     )
     logger.info("account %s updated: %s", account.account_id, ",".join(sorted(changed)))
     return account
@@ -337,6 +350,12 @@ def risk_config_replace(*, follower_id: str, actor: str, **values: Any) -> RiskC
         data[name] = list(
             dict.fromkeys(str(item).strip().upper() for item in data[name] if str(item).strip())
         )
+    try:
+        data["symbol_multipliers"] = symbol_multipliers_normalized(data["symbol_multipliers"])
+    except ValidationError as exc:
+        raise ValidationFailed(
+            f"symbol_multipliers: {exc.messages[0]}", code="invalid", extra={"field": "symbol_multipliers"}
+        ) from exc
     model_check(RiskConfig(**data), exclude=["account"])
     account = follower_get(follower_id=follower_id, for_update=True)
     config, created = RiskConfig.objects.select_for_update().get_or_create(account=account, defaults=data)
@@ -353,6 +372,20 @@ def risk_config_replace(*, follower_id: str, actor: str, **values: Any) -> RiskC
         details={"changed": changed, "values": _jsonable({n: getattr(config, n) for n in changed})},
     )
     return config
+
+
+def account_broker_capital_record(*, account: Account, capital: Decimal) -> None:
+    """Store today's broker capital read (opening cash) on the account row and on `account`; one column
+    write, so an admin save in flight keeps it (the admin writes only the fields it changed)."""
+    values = {
+        "broker_capital": capital.quantize(Decimal("0.01")),
+        "broker_capital_day": market_today(),
+        "broker_capital_read_at": timezone.now(),
+    }
+    Account.objects.filter(pk=account.pk).update(**values)
+    for name, value in values.items():
+        setattr(account, name, value)
+    logger.info("account %s: capital today %s (broker limits)", account.account_id, values["broker_capital"])
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

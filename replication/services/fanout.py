@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +28,7 @@ from broker.instruments import Instrument
 from copytrade.core.exceptions import Conflict, NotFound
 from replication import dispatch, risk, selectors
 from replication.models import OrderMapping, TradeEvent, order_tag_for
+from replication.services.capital import sizing_capitals
 from replication.services.risk_snapshot import AccountState, follower_account_states
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,12 @@ def _decide(
         price=trade.price,
         trading_symbol=instrument.trading_symbol,
         lot_size=instrument.lot_size,
+        underlying=instrument.symbol,
     )
     rules = {f.pk: selectors.follower_rules(account=f, master_settings=master_settings) for f in followers}
+    # Capital sizing's capitals (read from the broker only when today's value is missing), before the rules.
+    capitals = sizing_capitals(followers=followers, rules=rules, limits=limits)
+    rules, intent = capitals.rules, replace(intent, master_capital=capitals.master_capital)
     static = {
         pk: risk.evaluate_entry_static(trade=intent, rules=rule, limits=limits) for pk, rule in rules.items()
     }
@@ -90,6 +95,7 @@ def _decide(
     states = follower_account_states(
         accounts=[f for f in reaching if risk.needs_positions(rules[f.pk], limits)],
         need_opening_cash=risk.needs_opening_cash(limits),
+        opening_cash_known=capitals.opening_cash,
     )
     open_trades = (
         selectors.open_copied_trade_counts(
@@ -135,7 +141,7 @@ def _event_for_place(*, trade: TradeInput, instrument: Instrument, source: str) 
         trigger_price=trade.trigger_price,
         product_type=trade.product_type,
         order_type=trade.order_type,
-        details={"lot_size": instrument.lot_size},
+        details={"lot_size": instrument.lot_size, "underlying": instrument.symbol},
     )
 
 

@@ -22,6 +22,7 @@ from replication.services.action_events import (
     mirrors_or_404,
     wait_in_flight,
 )
+from replication.services.capital import sizing_capitals
 from replication.services.closes import close_leg_modified_quantity
 from replication.services.order_state import Outcome, leg_mapping_create, mapping_transition
 
@@ -67,9 +68,21 @@ def trade_modify(
     )
     master_settings = master_settings_get()
     limits = selectors.limits_from(master_settings)
-    lot_size = int((place.details or {}).get("lot_size") or 1)
+    details = place.details or {}
+    lot_size = int(details.get("lot_size") or 1)
+    underlying = str(details.get("underlying") or place.symbol)
     open_statuses = (*states.IN_FLIGHT, *states.OPEN_AT_BROKER)
     open_entries = [e for e in entries if e.status in open_statuses]
+    sized = [e for e in open_entries if e.leg != OrderMapping.Leg.CLOSE]
+    followers = list({e.follower_id: e.follower for e in sized}.values())
+    rules = {f.pk: selectors.follower_rules(account=f, master_settings=master_settings) for f in followers}
+    # Capital sizing re-scales with today's capitals, as the entry was sized (read before the transaction).
+    capitals = (
+        sizing_capitals(followers=followers, rules=rules, limits=limits) if modification.quantity else None
+    )
+    if capitals is not None:
+        rules = capitals.rules
+    master_capital = capitals.master_capital if capitals is not None else None
 
     def total_for(entry: OrderMapping) -> int:
         if entry.leg == OrderMapping.Leg.CLOSE:
@@ -77,12 +90,14 @@ def trade_modify(
                 min(modification.quantity or 0, close_part) if close_part else modification.quantity
             )
             return close_leg_modified_quantity(entry, master_close=master_close or 0)
-        rules = selectors.follower_rules(account=entry.follower, master_settings=master_settings)
         return risk.scale_modified_quantity(
             master_quantity=max((modification.quantity or 0) - close_part, 0),
-            rules=rules,
+            rules=rules[entry.follower_id],
             limits=limits,
             lot_size=lot_size,
+            trading_symbol=place.trading_symbol or place.symbol,
+            underlying=underlying,
+            master_capital=master_capital,
         )
 
     plan = _quantity_plan(entries, total_for=total_for) if modification.quantity is not None else None
@@ -94,9 +109,17 @@ def trade_modify(
         return params
 
     def skip_reason_for(entry: OrderMapping) -> str:
-        if plan is not None and not plan.totals.get((entry.follower_id, entry.leg), 1):
-            return f"Quantity becomes 0 after multiplier for modified quantity {modification.quantity}"
-        return ""
+        if plan is None or plan.totals.get((entry.follower_id, entry.leg), 1):
+            return ""
+        if entry.leg != OrderMapping.Leg.CLOSE and rules[entry.follower_id].sizing_mode == risk.CAPITAL:
+            unknown = risk.capital_unknown_reason(
+                rules=rules[entry.follower_id], master_capital=master_capital
+            )
+            return (
+                unknown
+                or f"Quantity becomes 0 after capital sizing for modified quantity {modification.quantity}"
+            )
+        return f"Quantity becomes 0 after multiplier for modified quantity {modification.quantity}"
 
     cancels = [e for e in open_entries if plan is not None and e.pk in plan.cancels]
     with transaction.atomic():

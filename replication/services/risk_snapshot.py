@@ -11,7 +11,7 @@ auto-liquidates it when MasterSettings.auto_liquidate_on_loss is on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,7 +23,14 @@ from django.utils import timezone
 
 from accounts.exceptions import SessionMissing
 from accounts.models import Account, BrokerCredential
-from accounts.selectors import account_broker_client, broker_calls_allowed, credential_of, master_settings_get
+from accounts.selectors import (
+    account_broker_client,
+    broker_calls_allowed,
+    credential_of,
+    market_today,
+    master_settings_get,
+)
+from accounts.services.accounts import account_broker_capital_record
 from accounts.services.sessions import account_session_mark_expired, account_session_note_success
 from broker.exceptions import BrokerAuthError, BrokerError
 from broker.types import Funds
@@ -101,14 +108,25 @@ def _read_live(account: Account, what: str) -> tuple[Decimal | None, bool]:
         close_old_connections()
 
 
+def account_opening_cash_read(account: Account) -> tuple[Decimal | None, bool]:
+    """The account's opening cash straight from the broker's limits() (capital sizing's read), and whether
+    the broker refused the session; None when unreadable."""
+    return _read_live(account, "limits")
+
+
 def follower_account_states(
-    *, accounts: Sequence[Account], need_opening_cash: bool
+    *,
+    accounts: Sequence[Account],
+    need_opening_cash: bool,
+    opening_cash_known: Mapping[int, Decimal] | None = None,
 ) -> dict[int, AccountState]:
     """Each follower's P&L today (and opening cash): from a fresh snapshot, else read live in parallel.
 
     The live reads (positions, and limits when needed) all run at once, bounded by
-    REPLICATION_POSITIONS_CONCURRENCY, so a stale follower costs about one broker round trip.
+    REPLICATION_POSITIONS_CONCURRENCY, so a stale follower costs about one broker round trip. Opening cash
+    already read from limits() today (`opening_cash_known`, capital sizing's read) is not read again.
     """
+    known = opening_cash_known or {}
     if not accounts:
         return {}
     snapshots = {
@@ -127,13 +145,15 @@ def follower_account_states(
             stale.append(account)
     if not stale:
         return states
-    reads = [(a, "positions") for a in stale] + ([(a, "limits") for a in stale] if need_opening_cash else [])
+    reads = [(a, "positions") for a in stale] + (
+        [(a, "limits") for a in stale if a.pk not in known] if need_opening_cash else []
+    )
     with ThreadPoolExecutor(max_workers=min(len(reads), settings.REPLICATION_POSITIONS_CONCURRENCY)) as pool:
         values = list(pool.map(lambda job: _read_live(*job), reads))
     found = {(account.pk, what): value for (account, what), value in zip(reads, values, strict=True)}
     for account in stale:
         pnl, pnl_refused = found[(account.pk, "positions")]
-        cash, cash_refused = found.get((account.pk, "limits"), (None, False))
+        cash, cash_refused = found.get((account.pk, "limits"), (known.get(account.pk), False))
         states[account.pk] = AccountState(
             pnl_today=pnl, opening_cash=cash, source="live", session_expired=pnl_refused or cash_refused
         )
@@ -176,6 +196,11 @@ def follower_risk_snapshot_refresh(*, follower_pk: int) -> FollowerRiskSnapshot 
         logger.warning("[RISK] follower %s: positions/limits unreadable (%s)", follower.account_id, code)
         return None
     account_session_note_success(account=follower)
+    if (
+        follower.capital_source == Account.CapitalSource.BROKER
+        and follower.broker_capital_day != market_today()
+    ):
+        account_broker_capital_record(account=follower, capital=opening)  # the day's read, at no extra call
     snapshot, _created = FollowerRiskSnapshot.objects.update_or_create(
         follower=follower,
         defaults={

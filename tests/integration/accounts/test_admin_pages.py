@@ -576,3 +576,80 @@ def test_revoke_consent_action(admin_client):
     assert consent.trade_replication_enabled is False
     assert consent.revoked_at is not None
     assert AuditEvent.objects.get(action="consent.revoked").actor == "admin:root"
+
+
+# ------------------------------------------------------------------ capital sizing, per-symbol multipliers
+def test_risk_inline_saves_capital_sizing_and_per_symbol_multipliers_through_the_service(
+    admin_client, follower_with_secrets
+):
+    # given
+    url = reverse("admin:accounts_account_change", args=[follower_with_secrets.pk])
+    page = admin_client.get(url)
+    assert 'name="risk_config-0-symbol_multipliers"' in page.content.decode()
+    data = _change_form_data(
+        page,
+        **{
+            "risk_config-0-sizing_mode": "CAPITAL",
+            "risk_config-0-symbol_multipliers": "nifty=2, RELIANCE-EQ = 0.5",
+        },
+    )
+    # when
+    response = admin_client.post(url, data)
+    # then
+    assert response.status_code == 302, response.context and response.context["errors"]
+    config = RiskConfig.objects.get(account=follower_with_secrets)
+    assert config.sizing_mode == "CAPITAL"
+    assert config.symbol_multipliers == {"NIFTY": "2", "RELIANCE-EQ": "0.5"}
+    replaced = AuditEvent.objects.get(action="risk_config.replaced")
+    assert set(replaced.details["changed"]) == {"sizing_mode", "symbol_multipliers"}
+    # and the page shows them as typed back
+    assert 'value="NIFTY=2, RELIANCE-EQ=0.5"' in admin_client.get(url).content.decode()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["NIFTY", "NIFTY=0", "NIFTY=-1", "NIFTY=abc", "NIFTY=2, NIFTY=3", "NIFTY 50=2", "=2", "SBIN=0.00001"],
+)
+def test_risk_inline_refuses_bad_symbol_multipliers(admin_client, follower_with_secrets, value):
+    # given
+    url = reverse("admin:accounts_account_change", args=[follower_with_secrets.pk])
+    before = RiskConfig.objects.get(account=follower_with_secrets).updated_at
+    data = _change_form_data(admin_client.get(url), **{"risk_config-0-symbol_multipliers": value})
+    # when
+    response = admin_client.post(url, data)
+    # then
+    assert response.status_code == 200
+    assert response.context["inline_admin_formsets"][0].formset.forms[0].errors["symbol_multipliers"]
+    assert RiskConfig.objects.get(account=follower_with_secrets).updated_at == before
+    assert not AuditEvent.objects.exists()
+
+
+def test_account_admin_sets_a_fixed_capital_and_shows_todays_capital(admin_client, follower_with_secrets):
+    # given
+    url = reverse("admin:accounts_account_change", args=[follower_with_secrets.pk])
+    page = admin_client.get(url)
+    assert "not read yet today" in page.content.decode()
+    data = _change_form_data(page, capital_source="FIXED", fixed_capital="250000")
+    # when
+    response = admin_client.post(url, data)
+    # then
+    assert response.status_code == 302, response.context and response.context["errors"]
+    follower_with_secrets.refresh_from_db()
+    assert (follower_with_secrets.capital_source, follower_with_secrets.fixed_capital) == ("FIXED", 250000)
+    updated = AuditEvent.objects.get(action="account.updated")
+    assert updated.details["changed"] == {"capital_source": "FIXED", "fixed_capital": "250000"}
+    assert "₹2,50,000 (fixed)" in admin_client.get(url).content.decode()
+
+
+def test_account_admin_refuses_a_fixed_source_without_an_amount(admin_client, follower_with_secrets):
+    # given
+    url = reverse("admin:accounts_account_change", args=[follower_with_secrets.pk])
+    data = _change_form_data(admin_client.get(url), capital_source="FIXED", fixed_capital="")
+    # when
+    response = admin_client.post(url, data)
+    # then
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["fixed_capital"]
+    follower_with_secrets.refresh_from_db()
+    assert follower_with_secrets.capital_source == "BROKER"
+    assert not AuditEvent.objects.exists()

@@ -271,6 +271,7 @@ def test_risk_config_get_has_the_seed_keys(api):
         "enabled",
         "sizing_mode",
         "fixed_quantity",
+        "symbol_multipliers",
     }
     assert config["follower_id"] == "TEST-USER-1"
     assert config["sizing_mode"] == "FIXED_QTY"
@@ -289,6 +290,25 @@ def test_risk_config_get_has_the_seed_keys(api):
         ({"allowed_instruments": "SBIN"}, "allowed_instruments"),
         ({"enabled": "maybe"}, "enabled"),
         ({"max_order_value": -1}, "max_order_value"),
+        ({"sizing_mode": "capital"}, "sizing_mode"),
+        ({"symbol_multipliers": {"NIFTY": 2}}, "symbol_multipliers"),
+        ({"symbol_multipliers": ["NIFTY=2"]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY", "multiplier": 0}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY", "multiplier": "-1"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY", "multiplier": "abc"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY", "multiplier": True}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY", "multiplier": None}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY", "multiplier": "0.00001"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY", "multiplier": "100000000"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "NIFTY 50", "multiplier": "2"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "nifty", "multiplier": "2"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "", "multiplier": "2"}]}, "symbol_multipliers"),
+        ({"symbol_multipliers": [{"symbol": "N" * 65, "multiplier": "2"}]}, "symbol_multipliers"),
+        (
+            {"symbol_multipliers": [{"symbol": f"S{n}", "multiplier": 1} for n in range(501)]},
+            "symbol_multipliers",
+        ),
     ],
 )
 def test_risk_config_validation_names_the_field_and_writes_nothing(api, body, field):
@@ -302,6 +322,43 @@ def test_risk_config_validation_names_the_field_and_writes_nothing(api, body, fi
     assert field in response.json()["message"]
     assert RiskConfig.objects.get(account=follower).updated_at == before
     assert not AuditEvent.objects.filter(action="risk_config.replaced").exists()
+
+
+def test_risk_config_takes_capital_sizing_and_per_symbol_multipliers(api):
+    # given
+    FollowerFactory(account_id="TEST-USER-1")
+    # when
+    saved = api.post(
+        "/api/followers/risk-config",
+        {
+            "followerId": "TEST-USER-1",
+            "sizing_mode": "CAPITAL",
+            "symbol_multipliers": [
+                {"symbol": "NIFTY", "multiplier": 2},
+                {"symbol": "RELIANCE-EQ", "multiplier": "0.5"},
+                {"symbol": "M&M-EQ", "multiplier": 1.25},
+                {"symbol": "NIFTY", "multiplier": "3"},
+            ],
+        },
+        format="json",
+    )
+    response = api.get("/api/followers/risk-config", {"followerId": "TEST-USER-1"})
+    # then multipliers are kept exactly (a symbol given twice takes its last multiplier)
+    assert saved.status_code == 200, saved.content
+    config = response.json()["config"]
+    assert config["sizing_mode"] == "CAPITAL"
+    assert config["symbol_multipliers"] == [
+        {"symbol": "NIFTY", "multiplier": "3.0000"},
+        {"symbol": "RELIANCE-EQ", "multiplier": "0.5000"},
+        {"symbol": "M&M-EQ", "multiplier": "1.2500"},
+    ]
+    stored = RiskConfig.objects.get(account__account_id="TEST-USER-1")
+    assert stored.symbol_multipliers == {"NIFTY": "3", "RELIANCE-EQ": "0.5", "M&M-EQ": "1.25"}
+    replaced = AuditEvent.objects.get(action="risk_config.replaced")
+    assert replaced.details["values"]["symbol_multipliers"] == stored.symbol_multipliers
+    # and a full replace without them clears them
+    api.post("/api/followers/risk-config", {"followerId": "TEST-USER-1"}, format="json")
+    assert RiskConfig.objects.get(account__account_id="TEST-USER-1").symbol_multipliers == {}
 
 
 def test_risk_config_unknown_follower_and_missing_config(api):

@@ -44,6 +44,8 @@ EXPECTED_QUEUES = {
     dispatch.SWEEP: DEFAULT,
     dispatch.FOLLOWER_RISK_SNAPSHOT: DEFAULT,
     dispatch.RISK_SNAPSHOTS: DEFAULT,
+    # capital sizing's morning read of the broker limits: before the open, not order work
+    dispatch.CAPITALS_REFRESH: DEFAULT,
     SESSION_CHECK_TASK: DEFAULT,
     # notifications: a slow Telegram or mail server must never delay an order
     dispatch.NOTIFY_SCAN: DEFAULT,

@@ -29,6 +29,7 @@ def test_risk_defaults_are_the_seeds():
         "allowed_product_types": ["MIS", "CNC", "NRML"],
         "allowed_order_types": ["MARKET", "LIMIT"],
         "enabled": True,
+        "symbol_multipliers": {},
     }
 
 
