@@ -239,6 +239,10 @@ class MasterSettingsInput(serializers.Serializer):
         required=False,
         help_text="New entries only on NSE trading days inside each follower's copy window (IST).",
     )
+    allowAmo = StrictBooleanField(
+        required=False,
+        help_text="Entries seen while the NSE is closed are sent as after-market orders instead of skipped.",
+    )
     extraClosedDays = serializers.ListField(
         child=serializers.DateField(),
         max_length=v.LIST_MAX_ITEMS,
@@ -263,6 +267,7 @@ class MasterSettingsInput(serializers.Serializer):
         "pollIntervalSeconds": "poll_interval_seconds",
         "pollIntervalWithStreamSeconds": "poll_interval_with_stream_seconds",
         "enforceCopyWindow": "enforce_copy_window",
+        "allowAmo": "allow_amo",
         "extraClosedDays": "extra_closed_days",
         "extraTradingDays": "extra_trading_days",
     }
@@ -447,6 +452,7 @@ class MasterSettingsOutput(serializers.Serializer):
     poll_interval_seconds = serializers.DecimalField(max_digits=6, decimal_places=2)
     poll_interval_with_stream_seconds = serializers.DecimalField(max_digits=6, decimal_places=2)
     enforce_copy_window = serializers.BooleanField()
+    allow_amo = serializers.BooleanField()
     extra_closed_days = serializers.ListField(child=serializers.CharField())
     extra_trading_days = serializers.ListField(child=serializers.CharField())
 

@@ -172,7 +172,7 @@ def order_payload(order: OrderRequest) -> dict[str, Any]:
     needs_price = order.order_type in (OrderType.LIMIT, OrderType.SL)
     needs_trigger = order.order_type in (OrderType.SL, OrderType.SLM)
     return {
-        "complexty": "regular",
+        "complexty": "amo" if order.amo else "regular",
         "discqty": 0,
         "exch": order.exchange,
         "pCode": ProductType(order.product).value,

@@ -228,7 +228,7 @@ def order_payload(order: OrderRequest) -> dict[str, Any]:
         "transactionType": order.side.value,
         "quantity": int(order.quantity),
         "product": _PRODUCT_OUT.get(ProductType(order.product), str(order.product)),
-        "orderComplexity": "REGULAR",
+        "orderComplexity": "AMO" if order.amo else "REGULAR",
         "orderType": order.order_type.value,
         "validity": order.validity.value,
         "price": price,

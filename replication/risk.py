@@ -2,7 +2,8 @@
 
 Rule order (DESIGN 5.2, first failure wins -> SKIPPED with the reason): kill switch -> account not active ->
 stopped by master -> consent -> risk config disabled -> copy window (an NSE trading day, then the follower's
-window in IST; only while MasterSettings.enforce_copy_window is on) -> session -> instrument -> order type ->
+window in IST; only while MasterSettings.enforce_copy_window is on; with MasterSettings.allow_amo an entry
+while the NSE is closed is sent as an after-market order instead) -> session -> instrument -> order type ->
 product type -> price guard (a LIMIT price too far from the last price: skipped, or sent as MARKET) ->
 sizing (multiplier or fixed, lot-size rounding, caps) -> zero -> order value (on the follower's quantity) ->
 today's loss against the follower's max_daily_loss -> today's loss against
@@ -100,6 +101,7 @@ class GlobalLimits:
     # The copy window and NSE calendar rule (MasterSettings.enforce_copy_window), with the operator's extra
     # closed days and special sessions.
     enforce_copy_window: bool = False
+    allow_amo: bool = False  # while the market is closed, entries go as after-market orders instead
     extra_closed_days: tuple[date, ...] = ()
     extra_trading_days: tuple[date, ...] = ()
 
@@ -119,6 +121,7 @@ class Decision:
     reason: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
     order_type: str = ""  # set when a rule changes the copy's order type (the price guard's MARKET)
+    amo: bool = False  # sent as an after-market order (the market is closed, MasterSettings.allow_amo)
 
     @property
     def skipped(self) -> bool:
@@ -378,12 +381,16 @@ def evaluate_entry_static(
     switched_off = entry_switch_reason(rules=rules, limits=limits)
     if switched_off:
         return Decision(reason=switched_off)
+    amo_notes: tuple[str, ...] = ()
     if limits.enforce_copy_window:
         if now is None:
             raise ValueError("the copy window needs the time of the fan-out")
         outside = copy_window_reason(now=now, rules=rules, limits=limits)
-        if outside:
+        closed = market_closed_reason(now=now, limits=limits) if outside and limits.allow_amo else ""
+        if outside and not closed:
             return Decision(reason=outside)
+        if closed:  # the market is closed and the operator allows after-market orders
+            amo_notes = (f"Sent as AMO (after-market order): {closed}",)
     if rules.session_status not in SESSION_USABLE:
         return Decision(reason=_SESSION_REASONS.get(rules.session_status, REASON_NO_SESSION))
     symbol = trade.symbol.strip().upper()
@@ -409,7 +416,7 @@ def evaluate_entry_static(
     sizing = size_quantity(
         master_quantity=trade.quantity, rules=rules, limits=limits, lot_size=trade.lot_size
     )
-    notes = guard_notes + sizing.notes
+    notes = amo_notes + guard_notes + sizing.notes
     if sizing.quantity <= 0:
         return Decision(reason=sizing.zero_reason, notes=notes)
     price = trade.price if trade.price else reference_price
@@ -425,7 +432,7 @@ def evaluate_entry_static(
                 reason=f"Order value ₹{format_number(value)} exceeds max: ₹{limit}",
                 notes=notes,
             )
-    return Decision(quantity=sizing.quantity, notes=notes, order_type=guard_order_type)
+    return Decision(quantity=sizing.quantity, notes=notes, order_type=guard_order_type, amo=bool(amo_notes))
 
 
 def account_state_reason(

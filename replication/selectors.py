@@ -149,6 +149,7 @@ def limits_from(row: MasterSettings) -> risk.GlobalLimits:
         max_concurrent_trades=row.max_concurrent_trades,
         copying_stopped=row.copying_stopped,
         enforce_copy_window=row.enforce_copy_window,
+        allow_amo=row.allow_amo,
         extra_closed_days=_dates(row.extra_closed_days),
         extra_trading_days=_dates(row.extra_trading_days),
     )

@@ -414,6 +414,7 @@ MASTER_SETTINGS_FIELDS = (
     "poll_interval_seconds",
     "poll_interval_with_stream_seconds",
     "enforce_copy_window",
+    "allow_amo",
     "extra_closed_days",
     "extra_trading_days",
 )

@@ -257,8 +257,9 @@ def _auto_copy_refusal(trade: MasterTrade) -> str:
     age = (timezone.now() - placed_at).total_seconds()
     if age > settings.REPLICATION_ENTRY_MAX_AGE:
         return f"Queued: {int(age)}s old when seen (older than REPLICATION_ENTRY_MAX_AGE)"
-    closed = risk.market_closed_reason(now=timezone.now(), limits=selectors.global_limits())
-    if closed:
+    limits = selectors.global_limits()
+    closed = risk.market_closed_reason(now=timezone.now(), limits=limits)
+    if closed and not limits.allow_amo:  # with AMO allowed the fan-out sends after-market orders
         return f"Queued: {closed}"
     return ""
 

@@ -435,6 +435,7 @@ def _mapping_rows(
             "reason": decision.reason,
             "reason_code": OrderMapping.ReasonCode.RULE if decision.skipped else OrderMapping.ReasonCode.NONE,
             "note": "; ".join(decision.notes)[:255],
+            "amo": decision.amo,
         }
         if decision.order_type:  # the price guard sends a stale LIMIT as MARKET: no price
             values.update(order_type=decision.order_type, price=None)

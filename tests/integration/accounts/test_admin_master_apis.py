@@ -152,6 +152,7 @@ def test_admin_settings_defaults_and_update(api):
             "poll_interval_seconds": "2.00",
             "poll_interval_with_stream_seconds": "15.00",
             "enforce_copy_window": False,  # tests/settings.py: COPYTRADE_COPY_WINDOW_DEFAULT off
+            "allow_amo": False,
             "extra_closed_days": [],
             "extra_trading_days": [],
         },

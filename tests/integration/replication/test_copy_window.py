@@ -208,6 +208,59 @@ def test_capture_closes_copies_while_the_market_is_closed(api, sim, worker, make
         ]
 
 
+# ---------------------------------------------------------------- after-market orders
+def _amo(on: bool) -> None:
+    MasterSettings.objects.update_or_create(
+        pk=MasterSettings.SINGLETON_ID, defaults={"enforce_copy_window": True, "allow_amo": on}
+    )
+
+
+def test_amo_allowed_sends_an_after_market_order_while_the_market_is_closed(api, sim, worker, make_follower):
+    with time_machine.travel(at(A_TUESDAY, "20:00"), tick=True):
+        # given AMO allowed, after the close
+        _amo(True)
+        follower = make_follower()
+        # when
+        body = _replicate(api, "M-AMO-1")
+        assert wait_for(lambda: settled("M-AMO-1"), timeout=15)
+        # then the simulator holds an AMO order, pending for the next session
+        result = _result(body, follower)
+        assert result["note"] == "Sent as AMO (after-market order): Outside NSE market hours 09:15–15:30 IST"
+        (order,) = sim.orders(follower.client_id)
+        assert (order["complexity"], order["status"], order["filledQuantity"]) == ("AMO", "OPEN", 0)
+        assert OrderMapping.objects.get(master_order_id="M-AMO-1").amo is True
+
+
+def test_amo_allowed_capture_copies_instead_of_queueing(api, sim, worker, make_follower):
+    with time_machine.travel(at(A_TUESDAY, "16:05"), tick=True):
+        # given
+        _amo(True)
+        _master(sim)
+        follower = make_follower()
+        placed = sim.place_as_user(MASTER_USER, exchange="NSE", symbol="SBIN", side="BUY", quantity=5)
+        # when
+        assert api.post("/api/alice/poll").json()["newTrades"] == 1
+        # then
+        assert MasterTrade.objects.get(broker_order_id=placed["orderId"]).state == MasterTrade.State.COPIED
+        assert wait_for(lambda: len(sim.orders(follower.client_id)) == 1)
+        assert sim.orders(follower.client_id)[0]["complexity"] == "AMO"
+
+
+def test_amo_off_skips_and_regular_orders_stay_regular(api, sim, worker, make_follower):
+    with time_machine.travel(at(A_TUESDAY, "10:00"), tick=True) as clock:
+        # given the rule on, AMO off
+        _amo(False)
+        follower = make_follower()
+        # when one entry inside the window and one after the close
+        _replicate(api, "M-AMO-2")
+        clock.move_to(at(A_TUESDAY, "20:00"))
+        late = _replicate(api, "M-AMO-3")
+        # then
+        assert _result(late, follower)["reason"] == "Outside the copy window 09:15–15:20 IST"
+        (order,) = sim.orders(follower.client_id)
+        assert order["complexity"] == "REGULAR"
+
+
 # ---------------------------------------------------------------- price guard
 def test_stale_limit_is_skipped_for_a_skip_follower_and_sent_as_market_for_a_market_follower(
     api, sim, worker, master, make_follower

@@ -134,6 +134,49 @@ def test_market_closed_reason_for_capture(when, reason):
     assert risk.market_closed_reason(now=when, limits=GlobalLimits()) == ""
 
 
+# ---------------------------------------------------------------- after-market orders
+AMO = GlobalLimits(enforce_copy_window=True, allow_amo=True)
+
+
+@pytest.mark.parametrize(
+    ("when", "note"),
+    [
+        (
+            at(A_TUESDAY, "20:00"),
+            "Sent as AMO (after-market order): Outside NSE market hours 09:15–15:30 IST",
+        ),
+        (
+            at(A_TUESDAY, "08:00"),
+            "Sent as AMO (after-market order): Outside NSE market hours 09:15–15:30 IST",
+        ),
+        (
+            at(date(2026, 12, 25), "11:00"),
+            "Sent as AMO (after-market order): Not an NSE trading day: Christmas Day",
+        ),
+    ],
+)
+def test_amo_allowed_sends_entries_while_the_market_is_closed(when, note):
+    # when
+    decision = risk.evaluate_entry(trade=SBIN, rules=RULES, limits=AMO, now=when)
+    # then
+    assert (decision.quantity, decision.amo, decision.notes) == (10, True, (note,))
+
+
+def test_amo_is_not_used_while_the_market_is_open_outside_the_window():
+    # given 15:25: the market is open, the follower's window (to 15:20) is not
+    decision = risk.evaluate_entry(trade=SBIN, rules=RULES, limits=AMO, now=at(A_TUESDAY, "15:25"))
+    # then
+    assert decision.reason == "Outside the copy window 09:15–15:20 IST"
+    assert not decision.amo
+
+
+def test_inside_the_window_an_entry_is_a_regular_order_even_with_amo_allowed():
+    # when
+    decision = risk.evaluate_entry(trade=SBIN, rules=RULES, limits=AMO, now=at(A_TUESDAY, "10:00"))
+    # then
+    assert decision == risk.Decision(quantity=10)
+
+
 # ---------------------------------------------------------------- price guard
 GUARDED = FollowerRules(price_guard_percent=Decimal("2"))
 TO_MARKET = FollowerRules(price_guard_percent=Decimal("2"), price_guard_action=risk.GUARD_MARKET)

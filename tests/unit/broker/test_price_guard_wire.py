@@ -1,4 +1,4 @@
-"""Parsing the last price: the legacy quote's `LTP` and the open-api chart history's latest candle."""
+"""The wire for the copy rules: the last price (legacy quote `LTP`, open-api chart candle) and AMO orders."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from broker import parsing_legacy, parsing_openapi
 from broker.exceptions import BrokerError
+from broker.types import OrderRequest, Side
 
 
 @pytest.mark.parametrize(
@@ -60,3 +61,16 @@ def test_chart_without_candles_has_no_price(body):
 def test_chart_failures_raise(body):
     with pytest.raises(BrokerError):
         parsing_openapi.parse_chart_close(body)
+
+
+def test_amo_orders_carry_the_amo_complexity_in_both_generations():
+    # given
+    regular = OrderRequest(exchange="NSE", token="3045", trading_symbol="SBIN-EQ", side=Side.BUY, quantity=1)
+    amo = OrderRequest(
+        exchange="NSE", token="3045", trading_symbol="SBIN-EQ", side=Side.BUY, quantity=1, amo=True
+    )
+    # then
+    assert parsing_openapi.order_payload(regular)["orderComplexity"] == "REGULAR"
+    assert parsing_openapi.order_payload(amo)["orderComplexity"] == "AMO"
+    assert parsing_legacy.order_payload(regular)["complexty"] == "regular"
+    assert parsing_legacy.order_payload(amo)["complexty"] == "amo"
