@@ -10,12 +10,14 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account, BrokerCredential, MasterSettings
 from replication.market_calendar import IST
 from replication.models import MasterTrade, OrderMapping, order_tag_for
 from tests.integration.replication.conftest import settled, trade, wait_for
+from tests.integration.replication.test_control_panel import _row
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -169,6 +171,27 @@ def test_preview_shows_the_window_reason(api, sim, engine, make_follower):
         (row,) = [r for r in rows if r.follower == follower]
         assert row.reason == "Outside the copy window 09:15–15:20 IST"
         assert OrderMapping.objects.count() == 0
+
+
+def test_control_panel_preview_shows_both_rules(
+    client, django_user_model, otp_login, sim, engine, make_follower
+):
+    with time_machine.travel(at(A_TUESDAY, "10:00"), tick=True):
+        # given a follower outside its window and one whose price guard turns a stale LIMIT into MARKET
+        _window(True)
+        _master(sim)
+        sim.set_price("NSE", "SBIN", "800")
+        make_follower("F-LATE", window_start=time(11, 0))
+        make_follower("F-GUARD", price_guard_percent=Decimal("1"), price_guard_action="MARKET")
+        otp_login(client, django_user_model.objects.create_superuser(username="boss", password="pw-boss-123"))
+        fields = {"symbol": "SBIN", "exchange": "NSE", "side": "BUY", "quantity": "7", "product_type": "MIS"}
+        fields.update(order_type="LIMIT", price="700", preview="1")
+        # when
+        html = client.post(reverse("admin:control-manual-copy"), fields).content.decode()
+        # then
+        assert "Outside the copy window 11:00–15:20 IST" in _row(html, "F-LATE")
+        assert "Sent as MARKET: LIMIT price ₹700 is 12.50% from the last price ₹800" in _row(html, "F-GUARD")
+        assert not OrderMapping.objects.exists()
 
 
 def test_capture_queues_a_new_master_order_while_the_market_is_closed(api, sim, worker, make_follower):
