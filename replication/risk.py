@@ -237,9 +237,8 @@ def _clock(value: time) -> str:
     return value.strftime("%H:%M:%S" if value.second else "%H:%M")
 
 
-def copy_window_reason(*, now: datetime, rules: FollowerRules, limits: GlobalLimits) -> str:
-    """Why a new entry at `now` (aware) is outside the copy rules: not an NSE trading day, or outside the
-    follower's window in IST; "" inside (or while MasterSettings.enforce_copy_window is off)."""
+def _outside(*, now: datetime, limits: GlobalLimits, start: time, end: time, what: str) -> str:
+    """Not an NSE trading day, or outside [start, end] IST ("" inside, or while the rule is off)."""
     if not limits.enforce_copy_window:
         return ""
     moment = market_calendar.ist(now)
@@ -248,26 +247,29 @@ def copy_window_reason(*, now: datetime, rules: FollowerRules, limits: GlobalLim
     )
     if closed:
         return f"Not an NSE trading day: {closed}"
-    if not market_calendar.in_window(moment, start=rules.window_start, end=rules.window_end):
-        return f"Outside the copy window {_clock(rules.window_start)}–{_clock(rules.window_end)} IST"
+    if not market_calendar.in_window(moment, start=start, end=end):
+        return f"Outside {what} {_clock(start)}–{_clock(end)} IST"
     return ""
+
+
+def copy_window_reason(*, now: datetime, rules: FollowerRules, limits: GlobalLimits) -> str:
+    """Why a new entry at `now` (aware) is outside the copy rules: not an NSE trading day, or outside the
+    follower's window in IST; "" inside (or while MasterSettings.enforce_copy_window is off)."""
+    return _outside(
+        now=now, limits=limits, start=rules.window_start, end=rules.window_end, what="the copy window"
+    )
 
 
 def market_closed_reason(*, now: datetime, limits: GlobalLimits) -> str:
     """Why the NSE is closed at `now` (not a trading day, or outside 09:15 to 15:30 IST); "" while it is open
     or while the copy window rule is off. Master capture then queues a new entry for the operator."""
-    if not limits.enforce_copy_window:
-        return ""
-    moment = market_calendar.ist(now)
-    closed = market_calendar.closed_reason(
-        moment.date(), extra_closed=limits.extra_closed_days, extra_open=limits.extra_trading_days
+    return _outside(
+        now=now,
+        limits=limits,
+        start=market_calendar.MARKET_OPEN,
+        end=market_calendar.MARKET_CLOSE,
+        what="NSE market hours",
     )
-    if closed:
-        return f"Not an NSE trading day: {closed}"
-    start, end = market_calendar.MARKET_OPEN, market_calendar.MARKET_CLOSE
-    if not market_calendar.in_window(moment, start=start, end=end):
-        return f"Outside NSE market hours {_clock(start)}–{_clock(end)} IST"
-    return ""
 
 
 @dataclass(frozen=True)
