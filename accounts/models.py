@@ -274,7 +274,8 @@ class RiskConfig(TimeStampedModel):
     )
     window_end = models.TimeField(
         default=risk_defaults.WINDOW_END,
-        help_text="Copy window end, IST, included: new entries after it are skipped. Exits always flow.",
+        help_text="Copy window end, IST, included: new entries after it are skipped (an end before the start "
+        "makes an overnight window). Exits always flow.",
     )
     price_guard_percent = models.DecimalField(
         max_digits=5,
@@ -304,15 +305,6 @@ class RiskConfig(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{account_label_of(self)} risk config"
-
-    def clean(self) -> None:
-        super().clean()
-        if (
-            self.window_start is not None
-            and self.window_end is not None
-            and self.window_start >= self.window_end
-        ):
-            raise ValidationError({"window_end": "must be after window_start (a window within one day, IST)"})
 
 
 class Consent(TimeStampedModel):

@@ -21,6 +21,7 @@ from accounts.services.consent import CONSENT_REQUIRED_MESSAGE
 from copytrade.core.exceptions import ValidationFailed
 from copytrade.core.fields import (
     CaseInsensitiveChoiceField,
+    ClockField,
     DecimalInputField,
     ExactChoiceField,
     IdentifierField,
@@ -148,13 +149,13 @@ class RiskConfigInput(serializers.Serializer):
         help_text=f"Any of {', '.join(OrderTypeChoices.values)} (any case); empty means all.",
     )
     enabled = StrictBooleanField(required=False, allow_null=True)
-    window_start = serializers.TimeField(
+    window_start = ClockField(
         required=False, allow_null=True, help_text="Copy window start, IST, HH:MM[:SS] (default 09:15)."
     )
-    window_end = serializers.TimeField(
+    window_end = ClockField(
         required=False,
         allow_null=True,
-        help_text="Copy window end, IST, HH:MM[:SS], included; after window_start (default 15:20).",
+        help_text="Copy window end, IST, HH:MM[:SS], included (default 15:20); before the start: overnight.",
     )
     price_guard_percent = DecimalInputField(
         places=2,
@@ -364,8 +365,8 @@ class RiskConfigOutput(serializers.Serializer):
     enabled = serializers.BooleanField()
     sizing_mode = serializers.CharField()
     fixed_quantity = serializers.IntegerField(allow_null=True)
-    window_start = serializers.TimeField(format="%H:%M:%S")
-    window_end = serializers.TimeField(format="%H:%M:%S")
+    window_start = ClockField()
+    window_end = ClockField()
     price_guard_percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
     price_guard_action = serializers.CharField()
 

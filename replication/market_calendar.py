@@ -63,6 +63,9 @@ def ist(moment: datetime) -> datetime:
 
 
 def in_window(moment: datetime, *, start: time, end: time) -> bool:
-    """Whether `moment` (aware) falls inside [start, end] IST, both ends included, to the second."""
+    """Whether `moment` (aware) falls inside [start, end] IST, both ends included, to the second; an end
+    before the start is an overnight window (from start to midnight and from midnight to end)."""
     clock = ist(moment).time().replace(microsecond=0)
-    return start <= clock <= end
+    if start <= end:
+        return start <= clock <= end
+    return clock >= start or clock <= end

@@ -97,6 +97,18 @@ def test_follower_window_is_its_own():
     assert afternoon == risk.Decision(quantity=10)
 
 
+@pytest.mark.parametrize(
+    ("clock", "inside"), [("17:59:59", False), ("18:00", True), ("01:59", True), ("02:00:01", False)]
+)
+def test_an_end_before_the_start_is_an_overnight_window(clock, inside):
+    # given a follower window 18:00-02:00 (a special evening session)
+    rules = FollowerRules(window_start=time(18, 0), window_end=time(2, 0))
+    # when
+    reason = risk.copy_window_reason(now=at(A_TUESDAY, clock), rules=rules, limits=ON)
+    # then
+    assert reason == ("" if inside else "Outside the copy window 18:00–02:00 IST")
+
+
 def test_window_off_copies_at_any_hour_and_needs_no_clock():
     # when
     decision = risk.evaluate_entry(trade=SBIN, rules=RULES, limits=GlobalLimits())
