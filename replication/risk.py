@@ -343,7 +343,7 @@ def evaluate_entry(
         open_trades=open_trades,
     )
     if reason:
-        return Decision(reason=reason, notes=decision.notes, order_type=decision.order_type)
+        return Decision(reason=reason, notes=decision.notes)
     return decision
 
 
