@@ -8,6 +8,7 @@ row; the admin only parses forms and reports outcomes.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -45,6 +46,7 @@ from accounts.models import (
 )
 from accounts.selectors import account_capital_today, account_history, credential_of, session_state
 from accounts.services.accounts import (
+    MASTER_SETTINGS_FIELDS,
     CredentialInput,
     account_copy_trading_set,
     account_create,
@@ -128,7 +130,17 @@ class RiskConfigForm(forms.ModelForm):
             "allowed_product_types",
             "allowed_order_types",
             "symbol_multipliers",
+            "window_start",
+            "window_end",
+            "price_guard_percent",
+            "price_guard_action",
         )
+        widgets = {
+            "window_start": forms.TimeInput(format="%H:%M:%S", attrs={"type": "time", "step": 1}),
+            "window_end": forms.TimeInput(format="%H:%M:%S", attrs={"type": "time", "step": 1}),
+            "price_guard_percent": forms.NumberInput(attrs={"step": "0.01", "min": 0, "max": 100}),
+            "price_guard_action": forms.RadioSelect,
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -175,6 +187,8 @@ class RiskConfigInline(admin.StackedInline):
         "allowed_instruments",
         "allowed_product_types",
         "allowed_order_types",
+        ("window_start", "window_end"),
+        ("price_guard_percent", "price_guard_action"),
     )
 
 
@@ -843,8 +857,43 @@ class AccountAdmin(TimesInIstMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/accounts/account/replace_credential.html", context)
 
 
+class DaysField(forms.Field):
+    """A list of dates typed as comma-separated YYYY-MM-DD (the JSON column holds ISO strings)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(required=False, widget=forms.TextInput(attrs={"size": 60}), **kwargs)
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value) -> list[str]:
+        days = []
+        for part in str(value or "").split(","):
+            if part.strip():
+                try:
+                    days.append(date.fromisoformat(part.strip()).isoformat())
+                except ValueError:
+                    raise forms.ValidationError(f"Not a date (YYYY-MM-DD): {part.strip()[:20]}") from None
+        return sorted(set(days))
+
+
+class MasterSettingsForm(forms.ModelForm):
+    extra_closed_days = DaysField(
+        help_text="Extra days the market is closed, not in the NSE calendar: comma-separated YYYY-MM-DD."
+    )
+    extra_trading_days = DaysField(
+        help_text="Special sessions on otherwise closed days (e.g. Muhurat trading on a Sunday): "
+        "comma-separated YYYY-MM-DD. The followers' copy windows still apply."
+    )
+
+    class Meta:
+        model = MasterSettings
+        fields = MASTER_SETTINGS_FIELDS  # what the settings service updates
+
+
 @admin.register(MasterSettings)
 class MasterSettingsAdmin(admin.ModelAdmin):
+    form = MasterSettingsForm
     # Never shown as a list: the changelist opens the one row.
     list_display = ("__str__",)
     # The kill switch has its own page (audited, a typed confirmation to square off): never a form field.

@@ -3,6 +3,7 @@ the master settings singleton and the append-only audit log."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
@@ -48,6 +49,10 @@ def default_api_flavor() -> str:
     return settings.ALICE_API_FLAVOR
 
 
+def default_enforce_copy_window() -> bool:
+    return settings.COPYTRADE_COPY_WINDOW_DEFAULT
+
+
 def default_product_types() -> list[str]:
     return list(risk_defaults.ALLOWED_PRODUCT_TYPES)
 
@@ -79,6 +84,16 @@ def validate_instruments(value) -> None:
         if not isinstance(item, str) or not item or len(item) > v.SYMBOL_MAX_LENGTH:
             raise ValidationError(f"each symbol must be 1 to {v.SYMBOL_MAX_LENGTH} characters")
         v.validate_identifier(item)
+
+
+def validate_dates(value) -> None:
+    if not isinstance(value, list) or len(value) > v.LIST_MAX_ITEMS:
+        raise ValidationError(f"must be a list of at most {v.LIST_MAX_ITEMS} dates (YYYY-MM-DD)")
+    for item in value:
+        try:
+            date.fromisoformat(item)
+        except (TypeError, ValueError):
+            raise ValidationError(f"not a date (YYYY-MM-DD): {str(item)[:20]}") from None
 
 
 def account_label_of(obj: models.Model, field: str = "account") -> str:
@@ -249,6 +264,9 @@ class BrokerCredential(TimeStampedModel):
 
 def default_symbol_multipliers() -> dict[str, str]:
     return dict(risk_defaults.SYMBOL_MULTIPLIERS)
+class PriceGuardAction(models.TextChoices):
+    SKIP = risk_defaults.GUARD_SKIP, "Skip the entry"
+    MARKET = risk_defaults.GUARD_MARKET, "Send it as MARKET"
 
 
 class RiskConfig(TimeStampedModel):
@@ -295,6 +313,32 @@ class RiskConfig(TimeStampedModel):
         validators=[v.validate_symbol_multipliers],
         help_text="Per-symbol multipliers replacing lot_multiplier (multiplier and capital sizing): "
         "the exact trading symbol first, then the underlying, e.g. NIFTY = 2, RELIANCE-EQ = 0.5.",
+    # Copy window and price guard (replication/risk.py); the window applies while
+    # MasterSettings.enforce_copy_window is on.
+    window_start = models.TimeField(
+        default=risk_defaults.WINDOW_START,
+        help_text="Copy window start, IST (HH:MM[:SS]): new entries before it are skipped (exits flow).",
+    )
+    window_end = models.TimeField(
+        default=risk_defaults.WINDOW_END,
+        help_text="Copy window end, IST, included: new entries after it are skipped (an end before the start "
+        "makes an overnight window). Exits always flow.",
+    )
+    price_guard_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        default=risk_defaults.PRICE_GUARD_PERCENT,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Price guard, in percent: a LIMIT entry priced further than this from the last price is "
+        "skipped or sent as MARKET (price_guard_action). Empty or 0: off.",
+    )
+    price_guard_action = models.CharField(
+        max_length=10,
+        choices=PriceGuardAction.choices,
+        default=risk_defaults.PRICE_GUARD_ACTION,
+        help_text="What the price guard does with a LIMIT entry too far from the last price.",
     )
 
     class Meta:
@@ -402,6 +446,30 @@ class MasterSettings(TimeStampedModel):
     copying_stopped_at = models.DateTimeField(null=True, blank=True)
     copying_stopped_by = models.CharField(max_length=150, blank=True, default="")
     copying_stopped_reason = models.CharField(max_length=255, blank=True, default="")
+    # Copy window and NSE calendar (replication/market_calendar.py, replication/risk.py).
+    enforce_copy_window = models.BooleanField(
+        default=default_enforce_copy_window,
+        help_text="New entries are copied only on NSE trading days and inside each follower's copy window "
+        "(IST); otherwise skipped, and capture queues them for the operator. Exits always flow.",
+    )
+    extra_closed_days = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_dates],
+        help_text='Extra days the market is closed (not in the NSE calendar), e.g. ["2026-12-31"].',
+    )
+    allow_amo = models.BooleanField(
+        default=False,
+        help_text="While the copy window is enforced: a new entry seen while the NSE is closed (outside "
+        "09:15-15:30 IST or on a closed day) is sent as an after-market order (AMO) instead of skipped.",
+    )
+    extra_trading_days = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_dates],
+        help_text='Special sessions on an otherwise closed day (e.g. Muhurat trading), e.g. ["2026-11-08"]; '
+        "the followers' copy windows still apply.",
+    )
 
     class Meta:
         verbose_name = "master settings"

@@ -3,6 +3,7 @@ and replication's FollowerRules all read them from here."""
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 
 from broker.types import OrderType, ProductType
@@ -28,6 +29,13 @@ ALLOWED_ORDER_TYPES: tuple[str, ...] = (OrderType.MARKET.value, OrderType.LIMIT.
 ENABLED = True
 # Per-symbol multipliers, {trading symbol or underlying: multiplier as a decimal string}; empty: none.
 SYMBOL_MULTIPLIERS: dict[str, str] = {}
+# The copy window (IST, both ends included) and the price guard (None: off).
+WINDOW_START = time(9, 15)
+WINDOW_END = time(15, 20)
+PRICE_GUARD_PERCENT: Decimal | None = None
+GUARD_SKIP = "SKIP"
+GUARD_MARKET = "MARKET"
+PRICE_GUARD_ACTION = GUARD_SKIP
 
 
 def as_dict() -> dict[str, object]:
@@ -44,4 +52,8 @@ def as_dict() -> dict[str, object]:
         "allowed_order_types": list(ALLOWED_ORDER_TYPES),
         "enabled": ENABLED,
         "symbol_multipliers": dict(SYMBOL_MULTIPLIERS),
+        "window_start": WINDOW_START,
+        "window_end": WINDOW_END,
+        "price_guard_percent": PRICE_GUARD_PERCENT,
+        "price_guard_action": PRICE_GUARD_ACTION,
     }

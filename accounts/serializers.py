@@ -11,11 +11,19 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import validators as v
-from accounts.models import Account, BrokerCredential, OrderTypeChoices, ProductTypeChoices, RiskConfig
+from accounts.models import (
+    Account,
+    BrokerCredential,
+    OrderTypeChoices,
+    PriceGuardAction,
+    ProductTypeChoices,
+    RiskConfig,
+)
 from accounts.services.consent import CONSENT_REQUIRED_MESSAGE
 from copytrade.core.exceptions import ValidationFailed
 from copytrade.core.fields import (
     CaseInsensitiveChoiceField,
+    ClockField,
     DecimalInputField,
     ExactChoiceField,
     IdentifierField,
@@ -202,6 +210,29 @@ class RiskConfigInput(serializers.Serializer):
     )
     enabled = StrictBooleanField(required=False, allow_null=True)
     symbol_multipliers = SymbolMultipliersField(required=False, allow_null=True)
+    window_start = ClockField(
+        required=False, allow_null=True, help_text="Copy window start, IST, HH:MM[:SS] (default 09:15)."
+    )
+    window_end = ClockField(
+        required=False,
+        allow_null=True,
+        help_text="Copy window end, IST, HH:MM[:SS], included (default 15:20); before the start: overnight.",
+    )
+    price_guard_percent = DecimalInputField(
+        places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        required=False,
+        allow_null=True,
+        help_text="A LIMIT entry priced further than this percentage from the last price is skipped or sent "
+        "as MARKET; null or 0: off.",
+    )
+    price_guard_action = ExactChoiceField(
+        choices=PriceGuardAction.choices,
+        required=False,
+        allow_null=True,
+        help_text="SKIP (default) or MARKET: what the price guard does with a stale LIMIT entry.",
+    )
 
 
 @extend_schema_field({"type": "boolean", "enum": [True]})
@@ -266,6 +297,26 @@ class MasterSettingsInput(serializers.Serializer):
     pollIntervalWithStreamSeconds = DecimalInputField(
         places=0, min_value=Decimal("1"), max_value=Decimal("999"), required=False
     )
+    enforceCopyWindow = StrictBooleanField(
+        required=False,
+        help_text="New entries only on NSE trading days inside each follower's copy window (IST).",
+    )
+    allowAmo = StrictBooleanField(
+        required=False,
+        help_text="Entries seen while the NSE is closed are sent as after-market orders instead of skipped.",
+    )
+    extraClosedDays = serializers.ListField(
+        child=serializers.DateField(),
+        max_length=v.LIST_MAX_ITEMS,
+        required=False,
+        help_text="Extra days the market is closed (YYYY-MM-DD); replaces the list.",
+    )
+    extraTradingDays = serializers.ListField(
+        child=serializers.DateField(),
+        max_length=v.LIST_MAX_ITEMS,
+        required=False,
+        help_text="Special sessions on closed days, e.g. Muhurat trading (YYYY-MM-DD); replaces the list.",
+    )
 
     FIELD_MAP = {
         "maxQuantityPerTrade": "max_quantity_per_trade",
@@ -277,6 +328,10 @@ class MasterSettingsInput(serializers.Serializer):
         "autoReplicateNewTrades": "auto_replicate_new_trades",
         "pollIntervalSeconds": "poll_interval_seconds",
         "pollIntervalWithStreamSeconds": "poll_interval_with_stream_seconds",
+        "enforceCopyWindow": "enforce_copy_window",
+        "allowAmo": "allow_amo",
+        "extraClosedDays": "extra_closed_days",
+        "extraTradingDays": "extra_trading_days",
     }
 
 
@@ -381,6 +436,10 @@ class RiskConfigOutput(serializers.Serializer):
             {"symbol": symbol, "multiplier": format(Decimal(multiplier).quantize(Decimal("0.0001")), "f")}
             for symbol, multiplier in (config.symbol_multipliers or {}).items()
         ]
+    window_start = ClockField()
+    window_end = ClockField()
+    price_guard_percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
+    price_guard_action = serializers.CharField()
 
 
 class RiskConfigGetOutput(serializers.Serializer):
@@ -464,6 +523,10 @@ class MasterSettingsOutput(serializers.Serializer):
     auto_replicate_new_trades = serializers.BooleanField()
     poll_interval_seconds = serializers.DecimalField(max_digits=6, decimal_places=2)
     poll_interval_with_stream_seconds = serializers.DecimalField(max_digits=6, decimal_places=2)
+    enforce_copy_window = serializers.BooleanField()
+    allow_amo = serializers.BooleanField()
+    extra_closed_days = serializers.ListField(child=serializers.CharField())
+    extra_trading_days = serializers.ListField(child=serializers.CharField())
 
 
 class MasterSettingsGetOutput(serializers.Serializer):

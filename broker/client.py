@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -161,6 +162,10 @@ class AliceBlueClient(ABC):
     @abstractmethod
     def profile(self) -> Profile:
         """The account profile; the cheapest "is this session alive" probe."""
+
+    @abstractmethod
+    def last_price(self, *, exchange: str, token: str) -> Decimal | None:
+        """The instrument's last traded price (None when the broker has none); a non-order call."""
 
     # -- order updates (order-notify websocket, webhooks) ---------------------------------------------------
     @abstractmethod

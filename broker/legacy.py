@@ -8,6 +8,7 @@ ever retried here.
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from typing import Any
 
 from broker import parsing_legacy as wire
@@ -190,6 +191,13 @@ class LegacyClient(AliceBlueClient):
 
     def profile(self) -> Profile:
         return read_one(self._call("GET", "customer/accountDetails"), wire.parse_profile, "accountDetails")
+
+    def last_price(self, *, exchange: str, token: str) -> Decimal | None:
+        """POST api/ScripDetails/getScripQuoteDetails {"exch","symbol":<token>} -> its `LTP`."""
+        body = self._call(
+            "POST", "ScripDetails/getScripQuoteDetails", body={"exch": exchange, "symbol": token}
+        )
+        return wire.parse_quote_ltp(body)
 
     # -- order updates -------------------------------------------------------------------------------------
     def order_notify_token(self) -> str | None:

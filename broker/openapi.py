@@ -7,6 +7,8 @@ Auth: vendor checksum exchange for a JWT, then `Authorization: Bearer <JWT>`. En
 from __future__ import annotations
 
 import hashlib
+import time
+from decimal import Decimal
 from typing import Any
 
 from broker import parsing_openapi as wire
@@ -36,6 +38,7 @@ from broker.types import (
 
 API_PREFIX = "/open-api/od/v1"
 ORDER_NOTIFY_PREFIX = "/open-api/order-notify"
+CHART_HISTORY_PATH = "/open-api/od/ChartAPIService/api/chart/history"
 
 
 def checksum(user_id: str, auth_code: str, api_secret: str) -> str:
@@ -176,6 +179,19 @@ class OpenApiClient(AliceBlueClient):
     def profile(self) -> Profile:
         rows = self._rows("GET", "profile/")
         return read_one(rows, wire.parse_profile, "profile")
+
+    def last_price(self, *, exchange: str, token: str) -> Decimal | None:
+        """The close of the latest 1-minute candle of the last 30 minutes: the open-api documents no quote
+        endpoint, only POST /open-api/od/ChartAPIService/api/chart/history; None when there is no candle."""
+        now_ms = int(time.time() * 1000)
+        body = {
+            "token": token,
+            "exchange": exchange,
+            "from": str(now_ms - 30 * 60 * 1000),
+            "to": str(now_ms),
+            "resolution": "1",
+        }
+        return wire.parse_chart_close(self._root_call("POST", CHART_HISTORY_PATH, body=body))
 
     # -- order updates -------------------------------------------------------------------------------------
     def _root_call(self, method: str, path: str, *, body: Any = None, empty_ok: bool = False) -> Any:

@@ -172,7 +172,7 @@ def order_payload(order: OrderRequest) -> dict[str, Any]:
     needs_price = order.order_type in (OrderType.LIMIT, OrderType.SL)
     needs_trigger = order.order_type in (OrderType.SL, OrderType.SLM)
     return {
-        "complexty": "regular",
+        "complexty": "amo" if order.amo else "regular",
         "discqty": 0,
         "exch": order.exchange,
         "pCode": ProductType(order.product).value,
@@ -396,3 +396,16 @@ def parse_profile(body: Any) -> Profile:
         exchanges=tuple(dict.fromkeys(exchange_of(s) for s in segments)),
         products=tuple(to_text(p).upper() for p in products if to_text(p)),
     )
+
+
+def parse_quote_ltp(body: Any) -> Decimal | None:
+    """`LTP` of a getScripQuoteDetails answer (None when absent or 0); `{"stat":"Not_Ok"}` raises."""
+    if not isinstance(body, dict):
+        raise _bad_response("getScripQuoteDetails", mutating=False)
+    if is_failure(body):
+        raise failure(body, mutating=False, what="getScripQuoteDetails")
+    try:
+        price = to_decimal(body.get("LTP", body.get("Ltp")), None)
+    except ValueError:
+        raise _bad_response("getScripQuoteDetails", mutating=False) from None
+    return price if price and price > 0 else None

@@ -228,7 +228,7 @@ def order_payload(order: OrderRequest) -> dict[str, Any]:
         "transactionType": order.side.value,
         "quantity": int(order.quantity),
         "product": _PRODUCT_OUT.get(ProductType(order.product), str(order.product)),
-        "orderComplexity": "REGULAR",
+        "orderComplexity": "AMO" if order.amo else "REGULAR",
         "orderType": order.order_type.value,
         "validity": order.validity.value,
         "price": price,
@@ -437,3 +437,25 @@ def parse_profile(rows: Sequence[dict[str, Any]]) -> Profile:
         exchanges=tuple(to_text(x).upper() for x in exchanges if to_text(x)),
         products=tuple(to_text(x).upper() for x in products if to_text(x)),
     )
+
+
+def parse_chart_close(body: Any) -> Decimal | None:
+    """The latest candle's `close` of a chart/history answer `{"stat":"Ok","result":[{time,...,close}]}`
+    (None when there is no candle); `{"stat":"Not_Ok","emsg"}` raises."""
+    if not isinstance(body, dict):
+        raise _bad_response("chart/history", mutating=False)
+    if stat_is_not_ok(body.get("stat")):
+        raise error_from_message(
+            to_text(body.get("emsg")) or "rejected", mutating=False, what="chart/history"
+        )
+    candles = body.get("result") or []
+    if not isinstance(candles, list) or not all(isinstance(c, dict) for c in candles):
+        raise _bad_response("chart/history", mutating=False)
+    if not candles:
+        return None
+    latest = max(candles, key=lambda c: to_int(c.get("time")))
+    try:
+        price = to_decimal(latest.get("close"), None)
+    except ValueError:
+        raise _bad_response("chart/history", mutating=False) from None
+    return price if price and price > 0 else None

@@ -109,6 +109,7 @@ class OrderRequest:
     trigger_price: Decimal | None = None
     validity: Validity = Validity.DAY
     tag: str = ""
+    amo: bool = False  # an after-market order (orderComplexity AMO), queued for the next session's open
 
 
 @dataclass(frozen=True)

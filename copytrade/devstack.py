@@ -85,6 +85,8 @@ def _environment(web_port: int, sim_port: int) -> dict[str, str]:
             "COPYTRADE_PUBLIC_URL": f"http://127.0.0.1:{web_port}",
             # /api/health is ok once beat's heartbeat reached a worker: every 5 s, the banner waits seconds.
             "HEARTBEAT_INTERVAL_SECONDS": "5",
+            # The demo copies at any hour: the NSE copy window is off until switched on in Master settings.
+            "COPYTRADE_COPY_WINDOW_DEFAULT": "0",
         }
     )
     merged = dict(os.environ)

@@ -357,6 +357,9 @@ ALICE_NON_ORDER_BUDGET_STORAGE = env.str(
 QUANTUM_ALPHA_SECRET = env.str("QUANTUM_ALPHA_SECRET", default="")
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 COPYTRADE_REQUIRE_CONSENT = env.bool("COPYTRADE_REQUIRE_CONSENT", default=True)
+# MasterSettings.enforce_copy_window until the operator saves the settings: new entries only on NSE trading
+# days inside each follower's copy window. The test suite and `make run` turn it off (they run at any hour).
+COPYTRADE_COPY_WINDOW_DEFAULT = env.bool("COPYTRADE_COPY_WINDOW_DEFAULT", default=True)
 # This service's public address (scheme + host, no path): consent links sent to followers are built from it.
 COPYTRADE_PUBLIC_URL = env.str("COPYTRADE_PUBLIC_URL", default="")
 # A consent link works for this many hours, once; a newer link or a revocation ends it sooner.
@@ -374,6 +377,8 @@ REPLICATION_PLACEMENT_FIRST_BATCH = env.int("REPLICATION_PLACEMENT_FIRST_BATCH",
 # An ENTRY not sent within this many seconds of its fan-out (workers down, broker unavailable) is never sent:
 # the price has moved on. Rows an earlier attempt may have placed are reconciled by tag instead.
 REPLICATION_ENTRY_MAX_AGE = env.float("REPLICATION_ENTRY_MAX_AGE", default=300.0)
+# The price guard reads an instrument's last price once per fan-out (master's session) and keeps it this long.
+REPLICATION_LAST_PRICE_MAX_AGE = env.float("REPLICATION_LAST_PRICE_MAX_AGE", default=2.0)
 # Outcome unknown: first tag lookup after DELAY s; absent GRACE s after sending -> FAILED "not placed".
 REPLICATION_RECONCILE_DELAY = env.float("REPLICATION_RECONCILE_DELAY", default=2.0)
 REPLICATION_RECONCILE_GRACE = env.float("REPLICATION_RECONCILE_GRACE", default=30.0)

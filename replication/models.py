@@ -266,6 +266,9 @@ class OrderMapping(TimeStampedModel):
         max_length=32, choices=ReasonCode.choices, blank=True, default=ReasonCode.NONE, db_index=True
     )
     note = models.CharField(max_length=255, blank=True, default="", help_text="Sizing notes, e.g. a cap.")
+    amo = models.BooleanField(
+        default=False, help_text="Sent as an after-market order (the market was closed at the fan-out)."
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)

@@ -1,21 +1,26 @@
 """Entry rules and sizing for one follower, as pure functions on Decimals and ints (no Django, no I/O).
 
 Rule order (DESIGN 5.2, first failure wins -> SKIPPED with the reason): kill switch -> account not active ->
-stopped by master -> consent -> risk config disabled -> session -> instrument -> order type -> product type ->
+stopped by master -> consent -> risk config disabled -> copy window (an NSE trading day, then the follower's
+window in IST; only while MasterSettings.enforce_copy_window is on; with MasterSettings.allow_amo an entry
+while the NSE is closed is sent as an after-market order instead) -> session -> instrument -> order type ->
+product type -> price guard (a LIMIT price too far from the last price: skipped, or sent as MARKET) ->
 sizing (multiplier, fixed or capital; per-symbol multipliers; lot-size rounding, caps) -> zero -> order
 value (on the follower's quantity) -> today's loss against the follower's max_daily_loss -> today's loss
 against MasterSettings.max_daily_loss_percentage of the opening cash -> MasterSettings.max_concurrent_trades.
-Exits never go through these rules.
+Exits never go through these rules. A follower quantity above the freeze quantity is then sent as slices.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
 from decimal import ROUND_FLOOR, Decimal
 
 from accounts import risk_defaults
 from copytrade.core.rupees import format_rupees
+from replication import market_calendar
 
 MULTIPLIER = risk_defaults.MULTIPLIER
 FIXED_QTY = risk_defaults.FIXED_QTY
@@ -46,6 +51,9 @@ REASON_MASTER_CAPITAL_ZERO = "Capital sizing: master capital is 0 or below"
 REASON_FOLLOWER_CAPITAL_UNKNOWN = (
     "Capital sizing: follower capital unknown (no fixed capital, broker limits unread)"
 )
+REASON_NO_LAST_PRICE = "Price guard could not be checked: no last price"
+GUARD_SKIP = risk_defaults.GUARD_SKIP
+GUARD_MARKET = risk_defaults.GUARD_MARKET
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,11 @@ class FollowerRules:
     # factor of capital sizing); the follower's capital today for capital sizing (None: unknown).
     symbol_multipliers: Mapping[str, Decimal] = field(default_factory=dict)
     capital: Decimal | None = None
+    # The copy window in IST (both ends included) and the price guard (None or 0: off).
+    window_start: time = risk_defaults.WINDOW_START
+    window_end: time = risk_defaults.WINDOW_END
+    price_guard_percent: Decimal | None = risk_defaults.PRICE_GUARD_PERCENT
+    price_guard_action: str = risk_defaults.PRICE_GUARD_ACTION
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,12 @@ class GlobalLimits:
     max_concurrent_trades: int | None = None
     # The operator's kill switch: no new entry for anyone while it is on (exits never pass these rules).
     copying_stopped: bool = False
+    # The copy window and NSE calendar rule (MasterSettings.enforce_copy_window), with the operator's extra
+    # closed days and special sessions.
+    enforce_copy_window: bool = False
+    allow_amo: bool = False  # while the market is closed, entries go as after-market orders instead
+    extra_closed_days: tuple[date, ...] = ()
+    extra_trading_days: tuple[date, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +137,8 @@ class Decision:
     quantity: int = 0
     reason: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    order_type: str = ""  # set when a rule changes the copy's order type (the price guard's MARKET)
+    amo: bool = False  # sent as an after-market order (the market is closed, MasterSettings.allow_amo)
 
     @property
     def skipped(self) -> bool:
@@ -316,6 +337,78 @@ def loss_limit_breach(
     return ""
 
 
+def _clock(value: time) -> str:
+    return value.strftime("%H:%M:%S" if value.second else "%H:%M")
+
+
+def _outside(*, now: datetime, limits: GlobalLimits, start: time, end: time, what: str) -> str:
+    """Not an NSE trading day, or outside [start, end] IST ("" inside, or while the rule is off)."""
+    if not limits.enforce_copy_window:
+        return ""
+    moment = market_calendar.ist(now)
+    closed = market_calendar.closed_reason(
+        moment.date(), extra_closed=limits.extra_closed_days, extra_open=limits.extra_trading_days
+    )
+    if closed:
+        return f"Not an NSE trading day: {closed}"
+    if not market_calendar.in_window(moment, start=start, end=end):
+        return f"Outside {what} {_clock(start)}–{_clock(end)} IST"
+    return ""
+
+
+def copy_window_reason(*, now: datetime, rules: FollowerRules, limits: GlobalLimits) -> str:
+    """Why a new entry at `now` (aware) is outside the copy rules: not an NSE trading day, or outside the
+    follower's window in IST; "" inside (or while MasterSettings.enforce_copy_window is off)."""
+    return _outside(
+        now=now, limits=limits, start=rules.window_start, end=rules.window_end, what="the copy window"
+    )
+
+
+def market_closed_reason(*, now: datetime, limits: GlobalLimits) -> str:
+    """Why the NSE is closed at `now` (not a trading day, or outside 09:15 to 15:30 IST); "" while it is open
+    or while the copy window rule is off. Master capture then queues a new entry for the operator."""
+    return _outside(
+        now=now,
+        limits=limits,
+        start=market_calendar.MARKET_OPEN,
+        end=market_calendar.MARKET_CLOSE,
+        what="NSE market hours",
+    )
+
+
+@dataclass(frozen=True)
+class PriceGuard:
+    """The price guard's verdict: `reason` skips; `as_market` sends the copy as MARKET, `note` says why."""
+
+    reason: str = ""
+    as_market: bool = False
+    note: str = ""
+
+
+def price_deviation_percent(*, price: Decimal, last_price: Decimal) -> Decimal:
+    """How far `price` is from `last_price`, in percent of the last price (absolute)."""
+    return abs(price - last_price) * Decimal("100") / last_price
+
+
+def price_guard(*, trade: TradeIntent, rules: FollowerRules, last_price: Decimal | None) -> PriceGuard:
+    """A LIMIT entry priced more than `price_guard_percent` from the last price: skipped, or sent as MARKET
+    (the follower's `price_guard_action`). No last price: skipped (no guessing with real money)."""
+    if not rules.price_guard_percent or trade.order_type.strip().upper() != "LIMIT" or not trade.price:
+        return PriceGuard()
+    if not last_price or last_price <= 0:
+        return PriceGuard(reason=REASON_NO_LAST_PRICE)
+    deviation = price_deviation_percent(price=trade.price, last_price=last_price)
+    if deviation <= rules.price_guard_percent:
+        return PriceGuard()
+    text = (
+        f"LIMIT price ₹{format_number(trade.price)} is {format_money(deviation)}% from the last price "
+        f"₹{format_number(last_price)} (price guard {format_number(rules.price_guard_percent)}%)"
+    )
+    if rules.price_guard_action == GUARD_MARKET:
+        return PriceGuard(as_market=True, note=f"Sent as MARKET: {text}")
+    return PriceGuard(reason=f"Price guard: {text}")
+
+
 def evaluate_entry(
     *,
     trade: TradeIntent,
@@ -325,15 +418,25 @@ def evaluate_entry(
     pnl_today: Decimal | None = None,
     opening_cash: Decimal | None = None,
     open_trades: int = 0,
+    now: datetime | None = None,
+    last_price: Decimal | None = None,
 ) -> Decision:
     """Apply the rules in order to an entry order; the first failure wins.
 
     `reference_price` prices market orders (the master's fill, else the last price); `pnl_today` is the
     follower's P&L today and `opening_cash` its opening capital (needed only by the loss rules that are set;
     None then means it could not be read, which skips: no guessing with real money); `open_trades` counts
-    the follower's open copied trades today.
+    the follower's open copied trades today; `now` is the time of the fan-out (the copy window) and
+    `last_price` the instrument's last price (the price guard).
     """
-    decision = evaluate_entry_static(trade=trade, rules=rules, limits=limits, reference_price=reference_price)
+    decision = evaluate_entry_static(
+        trade=trade,
+        rules=rules,
+        limits=limits,
+        reference_price=reference_price,
+        now=now,
+        last_price=last_price,
+    )
     if decision.skipped:
         return decision
     reason = account_state_reason(
@@ -374,11 +477,26 @@ def evaluate_entry_static(
     rules: FollowerRules,
     limits: GlobalLimits,
     reference_price: Decimal | None = None,
+    now: datetime | None = None,
+    last_price: Decimal | None = None,
 ) -> Decision:
-    """The rules that need nothing from the broker or the follower's other trades (up to order value)."""
+    """The rules that need nothing from the broker or the follower's other trades (up to order value).
+
+    `now` (aware) is required while the copy window is enforced; `last_price` feeds the price guard.
+    """
     switched_off = entry_switch_reason(rules=rules, limits=limits)
     if switched_off:
         return Decision(reason=switched_off)
+    amo_notes: tuple[str, ...] = ()
+    if limits.enforce_copy_window:
+        if now is None:
+            raise ValueError("the copy window needs the time of the fan-out")
+        outside = copy_window_reason(now=now, rules=rules, limits=limits)
+        closed = market_closed_reason(now=now, limits=limits) if outside and limits.allow_amo else ""
+        if outside and not closed:
+            return Decision(reason=outside)
+        if closed:  # the market is closed and the operator allows after-market orders
+            amo_notes = (f"Sent as AMO (after-market order): {closed}",)
     if rules.session_status not in SESSION_USABLE:
         return Decision(reason=_SESSION_REASONS.get(rules.session_status, REASON_NO_SESSION))
     symbol = trade.symbol.strip().upper()
@@ -393,6 +511,14 @@ def evaluate_entry_static(
     product_type = trade.product_type.strip().upper()
     if not _in_list(product_type, rules.allowed_product_types):
         return Decision(reason=f"Product type {product_type} not allowed")
+    guard = price_guard(trade=trade, rules=rules, last_price=last_price)
+    if guard.reason:
+        return Decision(reason=guard.reason)
+    guard_notes: tuple[str, ...] = (guard.note,) if guard.as_market else ()
+    guard_order_type = "MARKET" if guard.as_market else ""
+    if guard.as_market:  # priced (order value) as the market order it becomes
+        trade = replace(trade, order_type="MARKET", price=None)
+        reference_price = last_price
     sizing = size_quantity(
         master_quantity=trade.quantity,
         rules=rules,
@@ -402,22 +528,23 @@ def evaluate_entry_static(
         underlying=trade.underlying,
         master_capital=trade.master_capital,
     )
+    notes = amo_notes + guard_notes + sizing.notes
     if sizing.quantity <= 0:
-        return Decision(reason=sizing.zero_reason, notes=sizing.notes)
+        return Decision(reason=sizing.zero_reason, notes=notes)
     price = trade.price if trade.price else reference_price
     if rules.max_order_value and not price:
         # No price to value the order with (a market order given without one): a limit that cannot be
         # checked is not passed silently.
-        return Decision(reason=REASON_VALUE_UNCHECKED, notes=sizing.notes)
+        return Decision(reason=REASON_VALUE_UNCHECKED, notes=notes)
     if rules.max_order_value and price:
         value = Decimal(sizing.quantity) * price
         if value > rules.max_order_value:
             limit = format_money(rules.max_order_value)
             return Decision(
                 reason=f"Order value ₹{format_number(value)} exceeds max: ₹{limit}",
-                notes=sizing.notes,
+                notes=notes,
             )
-    return Decision(quantity=sizing.quantity, notes=sizing.notes)
+    return Decision(quantity=sizing.quantity, notes=notes, order_type=guard_order_type, amo=bool(amo_notes))
 
 
 def account_state_reason(
@@ -468,6 +595,11 @@ def scale_modified_quantity(
 def needs_positions(rules: FollowerRules, limits: GlobalLimits | None = None) -> bool:
     """Whether evaluating this follower needs its broker positions (a daily-loss rule is set)."""
     return bool(rules.max_daily_loss or (limits and limits.max_daily_loss_percentage))
+
+
+def needs_last_price(trade: TradeIntent, rules: Iterable[FollowerRules]) -> bool:
+    """Whether the fan-out must read the last price: a LIMIT entry and a follower with a price guard."""
+    return trade.order_type.strip().upper() == "LIMIT" and any(r.price_guard_percent for r in rules)
 
 
 def needs_opening_cash(limits: GlobalLimits) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from datetime import time as dt_time
 from decimal import Decimal
 from typing import TypedDict, TypeVar
@@ -144,6 +144,10 @@ def follower_rules(*, account: Account, master_settings: MasterSettings) -> risk
         allowed_instruments=tuple(config.allowed_instruments or ()),
         allowed_product_types=tuple(config.allowed_product_types or ()),
         allowed_order_types=tuple(config.allowed_order_types or ()),
+        window_start=config.window_start,
+        window_end=config.window_end,
+        price_guard_percent=config.price_guard_percent,
+        price_guard_action=config.price_guard_action,
     )
 
 
@@ -155,7 +159,15 @@ def limits_from(row: MasterSettings) -> risk.GlobalLimits:
         max_daily_loss_percentage=row.max_daily_loss_percentage,
         max_concurrent_trades=row.max_concurrent_trades,
         copying_stopped=row.copying_stopped,
+        enforce_copy_window=row.enforce_copy_window,
+        allow_amo=row.allow_amo,
+        extra_closed_days=_dates(row.extra_closed_days),
+        extra_trading_days=_dates(row.extra_trading_days),
     )
+
+
+def _dates(values: list[str] | None) -> tuple[date, ...]:
+    return tuple(date.fromisoformat(value) for value in values or ())
 
 
 def global_limits() -> risk.GlobalLimits:

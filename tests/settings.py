@@ -16,6 +16,8 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "2o7aMrKC7qYWZ7mfqWgeilXoaU16DzXa
 os.environ.setdefault("ALICE_CONNECT_TIMEOUT", "1.0")
 os.environ.setdefault("ALICE_READ_TIMEOUT", "2.0")
 os.environ.setdefault("LOG_LEVEL", "INFO")
+# The suite runs at any hour (CI at night IST): the copy window rule is off unless a test turns it on.
+os.environ["COPYTRADE_COPY_WINDOW_DEFAULT"] = "0"
 if os.environ.get("TEST_DATABASE_URL"):
     os.environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
 else:

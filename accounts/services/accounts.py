@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date
+from datetime import time as dt_time
 from decimal import Decimal
 from typing import Any
 
@@ -346,6 +348,7 @@ def risk_config_replace(*, follower_id: str, actor: str, **values: Any) -> RiskC
     data = {**risk_defaults.as_dict(), **{k: v for k, v in values.items() if v is not None}}
     if data["sizing_mode"] == RiskConfig.SizingMode.FIXED_QTY and not data["fixed_quantity"]:
         raise ValidationFailed("fixed_quantity: required when sizing_mode is FIXED_QTY", code="invalid")
+    data["price_guard_action"] = str(data["price_guard_action"]).strip().upper()
     for name in ("allowed_instruments", "allowed_product_types", "allowed_order_types"):
         data[name] = list(
             dict.fromkeys(str(item).strip().upper() for item in data[name] if str(item).strip())
@@ -389,7 +392,7 @@ def account_broker_capital_record(*, account: Account, capital: Decimal) -> None
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items()}
+    return {k: (str(v) if isinstance(v, Decimal | dt_time) else v) for k, v in values.items()}
 
 
 @transaction.atomic
@@ -443,6 +446,10 @@ MASTER_SETTINGS_FIELDS = (
     "auto_replicate_new_trades",
     "poll_interval_seconds",
     "poll_interval_with_stream_seconds",
+    "enforce_copy_window",
+    "allow_amo",
+    "extra_closed_days",
+    "extra_trading_days",
 )
 
 
@@ -455,6 +462,9 @@ def master_settings_update(*, actor: str, **values: Any) -> MasterSettings:
     row = MasterSettings.objects.select_for_update().filter(pk=MasterSettings.SINGLETON_ID).first()
     row = row or MasterSettings(pk=MasterSettings.SINGLETON_ID)
     changed = {}
+    for name in ("extra_closed_days", "extra_trading_days"):
+        if values.get(name) is not None:  # dates as sorted ISO strings, once each
+            values[name] = sorted({d.isoformat() if isinstance(d, date) else str(d) for d in values[name]})
     for name, value in values.items():
         if value is not None and getattr(row, name) != value:
             setattr(row, name, value)

@@ -13,6 +13,7 @@ from broker.simulator.legacy_routes import add_legacy_routes
 from broker.simulator.login_page import add_login_routes
 from broker.simulator.notify_routes import add_notify_routes
 from broker.simulator.openapi_routes import add_openapi_routes
+from broker.simulator.quote_routes import add_quote_routes
 from broker.simulator.state import SimState, SimulatorOptions
 
 
@@ -34,6 +35,7 @@ def build_app(options: SimulatorOptions | None = None) -> web.Application:
     app[STATE_KEY] = state
     add_openapi_routes(app)
     add_legacy_routes(app)
+    add_quote_routes(app)
     add_notify_routes(app)
     add_control_routes(app)
     add_login_routes(app)

@@ -117,6 +117,7 @@ def ledger_entry(order: SimOrder) -> dict[str, Any]:
         "orderType": order.order_type,
         "product": order.product,
         "validity": order.validity,
+        "complexity": order.complexity,
         "status": order.status,
         "rejectionReason": order.rejection_reason,
         "orderTag": order.tag,

@@ -29,7 +29,7 @@ from broker.instruments import Instrument
 from broker.parsing import IST, parse_time
 from broker.types import Order, OrderStatus, OrderType, ProductType
 from copytrade.core.exceptions import ApplicationError
-from replication import closing, selectors
+from replication import closing, risk, selectors
 from replication.models import ORDER_TAG_LENGTH, ORDER_TAG_PREFIX, MasterTrade, OrderMapping, TradeEvent
 from replication.services import exits, fanout, modify
 from replication.services.closes import close_event_create
@@ -257,6 +257,10 @@ def _auto_copy_refusal(trade: MasterTrade) -> str:
     age = (timezone.now() - placed_at).total_seconds()
     if age > settings.REPLICATION_ENTRY_MAX_AGE:
         return f"Queued: {int(age)}s old when seen (older than REPLICATION_ENTRY_MAX_AGE)"
+    limits = selectors.global_limits()
+    closed = risk.market_closed_reason(now=timezone.now(), limits=limits)
+    if closed and not limits.allow_amo:  # with AMO allowed the fan-out sends after-market orders
+        return f"Queued: {closed}"
     return ""
 
 

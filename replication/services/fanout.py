@@ -29,6 +29,7 @@ from copytrade.core.exceptions import Conflict, NotFound
 from replication import dispatch, risk, selectors
 from replication.models import OrderMapping, TradeEvent, order_tag_for
 from replication.services.capital import sizing_capitals
+from replication.services.last_price import instrument_last_price
 from replication.services.risk_snapshot import AccountState, follower_account_states
 
 logger = logging.getLogger(__name__)
@@ -86,8 +87,18 @@ def _decide(
     # Capital sizing's capitals (read from the broker only when today's value is missing), before the rules.
     capitals = sizing_capitals(followers=followers, rules=rules, limits=limits)
     rules, intent = capitals.rules, replace(intent, master_capital=capitals.master_capital)
+    # The copy window's clock and the price guard's last price: read once for the whole fan-out.
+    now = timezone.now()
+    last_price = (
+        instrument_last_price(instrument=instrument)
+        if risk.needs_last_price(intent, rules.values())
+        else None
+    )
     static = {
-        pk: risk.evaluate_entry_static(trade=intent, rules=rule, limits=limits) for pk, rule in rules.items()
+        pk: risk.evaluate_entry_static(
+            trade=intent, rules=rule, limits=limits, now=now, last_price=last_price
+        )
+        for pk, rule in rules.items()
     }
     reaching = [f for f in followers if not static[f.pk].skipped]
     # P&L and opening cash come from fresh risk snapshots (no broker call), else are read live, and only for
@@ -117,6 +128,8 @@ def _decide(
             pnl_today=state.pnl_today,
             opening_cash=state.opening_cash,
             open_trades=open_trades.get(f.pk, 0),
+            now=now,
+            last_price=last_price,
         )
     return decisions
 
@@ -476,7 +489,10 @@ def _mapping_rows(
                 if decision.skipped
                 else OrderMapping.ReasonCode.NONE,
                 "note": "; ".join(decision.notes)[:255],
+                "amo": decision.amo,
             }
+            if decision.order_type:  # the price guard sends a stale LIMIT as MARKET: no price
+                values.update(order_type=decision.order_type, price=None)
             row = OrderMapping(*[values[field.attname] for field in fields])  # type: ignore[misc]  # positional
             follower_field.set_cached_value(row, follower)
             event_field.set_cached_value(row, event)

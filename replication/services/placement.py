@@ -64,6 +64,7 @@ def order_request_for(mapping: OrderMapping) -> OrderRequest:
         price=mapping.price if mapping.order_type in ("LIMIT", "SL") else None,
         trigger_price=mapping.trigger_price if mapping.order_type in ("SL", "SLM") else None,
         tag=mapping.order_tag,
+        amo=mapping.amo,
     )
 
 

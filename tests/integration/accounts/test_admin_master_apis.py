@@ -151,6 +151,10 @@ def test_admin_settings_defaults_and_update(api):
             "auto_replicate_new_trades": True,
             "poll_interval_seconds": "2.00",
             "poll_interval_with_stream_seconds": "15.00",
+            "enforce_copy_window": False,  # tests/settings.py: COPYTRADE_COPY_WINDOW_DEFAULT off
+            "allow_amo": False,
+            "extra_closed_days": [],
+            "extra_trading_days": [],
         },
     }
     assert updated.json() == {"ok": True, "message": "Settings updated successfully"}

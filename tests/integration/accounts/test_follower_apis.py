@@ -272,6 +272,10 @@ def test_risk_config_get_has_the_seed_keys(api):
         "sizing_mode",
         "fixed_quantity",
         "symbol_multipliers",
+        "window_start",
+        "window_end",
+        "price_guard_percent",
+        "price_guard_action",
     }
     assert config["follower_id"] == "TEST-USER-1"
     assert config["sizing_mode"] == "FIXED_QTY"

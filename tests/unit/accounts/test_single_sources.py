@@ -4,6 +4,7 @@ the broker can send (from broker.types), and the task names (accounts.dispatch).
 from __future__ import annotations
 
 import ast
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,6 +31,10 @@ def test_risk_defaults_are_the_seeds():
         "allowed_order_types": ["MARKET", "LIMIT"],
         "enabled": True,
         "symbol_multipliers": {},
+        "window_start": time(9, 15),
+        "window_end": time(15, 20),
+        "price_guard_percent": None,
+        "price_guard_action": "SKIP",
     }
 
 
