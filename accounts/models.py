@@ -264,6 +264,8 @@ class BrokerCredential(TimeStampedModel):
 
 def default_symbol_multipliers() -> dict[str, str]:
     return dict(risk_defaults.SYMBOL_MULTIPLIERS)
+
+
 class PriceGuardAction(models.TextChoices):
     SKIP = risk_defaults.GUARD_SKIP, "Skip the entry"
     MARKET = risk_defaults.GUARD_MARKET, "Send it as MARKET"
@@ -313,6 +315,7 @@ class RiskConfig(TimeStampedModel):
         validators=[v.validate_symbol_multipliers],
         help_text="Per-symbol multipliers replacing lot_multiplier (multiplier and capital sizing): "
         "the exact trading symbol first, then the underlying, e.g. NIFTY = 2, RELIANCE-EQ = 0.5.",
+    )
     # Copy window and price guard (replication/risk.py); the window applies while
     # MasterSettings.enforce_copy_window is on.
     window_start = models.TimeField(

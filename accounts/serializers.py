@@ -436,6 +436,7 @@ class RiskConfigOutput(serializers.Serializer):
             {"symbol": symbol, "multiplier": format(Decimal(multiplier).quantize(Decimal("0.0001")), "f")}
             for symbol, multiplier in (config.symbol_multipliers or {}).items()
         ]
+
     window_start = ClockField()
     window_end = ClockField()
     price_guard_percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
