@@ -93,12 +93,18 @@ class TradeRow:
 
 
 def _counts_by_order(master_order_ids: list[str]) -> dict[str, Counts]:
-    counts: dict[str, Counts] = defaultdict(Counts)
+    """Per master order, its followers' entry outcomes: a follower's slices count once."""
+    by_follower: dict[tuple[str, int], list[str]] = defaultdict(list)
     rows = OrderMapping.objects.filter(
         master_order_id__in=master_order_ids, leg=OrderMapping.Leg.ENTRY
-    ).values_list("master_order_id", "status", "follower_order_id")
-    for master_order_id, status, order_id in rows:
-        counts[master_order_id].add(states.result_status(status, has_order_id=bool(order_id)))
+    ).values_list("master_order_id", "follower_id", "status", "follower_order_id")
+    for master_order_id, follower_pk, status, order_id in rows:
+        by_follower[(master_order_id, follower_pk)].append(
+            states.result_status(status, has_order_id=bool(order_id))
+        )
+    counts: dict[str, Counts] = defaultdict(Counts)
+    for (master_order_id, _), results in by_follower.items():
+        counts[master_order_id].add(states.sliced_result_status(results))
     return counts
 
 

@@ -541,7 +541,8 @@ def slices_merged(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
     SUCCESS only when every slice succeeded (skipped slices aside); any slice in flight: PENDING; else any
     failed slice: FAILED, saying how many; all skipped: SKIPPED. The first slice's fields stay (its
-    `follower_order_id`); `slices` and `follower_order_ids` are added, quantities summed.
+    `follower_order_id`), except a reason that differs between slices: each slice's is given; `slices` and
+    `follower_order_ids` are added, quantities summed.
     """
     if len(rows) == 1:
         return rows[0]
@@ -553,6 +554,10 @@ def slices_merged(rows: list[dict[str, Any]]) -> dict[str, Any]:
     elif merged["status"] == "FAILED":
         failed = [row for row in rows if row["status"] == "FAILED"]
         merged["reason"] = f"{len(failed)} of {len(rows)} slices failed: {failed[0].get('reason', '')}"
+    elif len({row.get("reason", "") for row in rows}) > 1:  # e.g. each slice's square-off: say every one
+        merged["reason"] = "; ".join(
+            f"slice {number}/{len(rows)}: {row.get('reason', '')}" for number, row in enumerate(rows, 1)
+        )
     for name in ("quantity", "executed_quantity"):
         if any(name in row for row in rows):
             merged[name] = sum(int(row.get(name) or 0) for row in rows)

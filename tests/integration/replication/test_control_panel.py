@@ -605,3 +605,7 @@ def test_manual_trade_preview_says_how_a_follower_order_is_sliced_and_results_sh
     assert '<span class="slice">1/2</span>' in results
     assert '<span class="slice">2/2</span>' in results
     assert "1 success" in " ".join(results.split())
+    # and the dashboard's row of the trade counts the follower once too
+    dashboard = operator.get(reverse("admin:index")).content.decode()
+    row = next(tr for tr in dashboard.split("<tr") if order_id in tr)
+    assert re.search(r'class="count-success"><a [^>]*>1</a>', row)

@@ -88,6 +88,8 @@ def test_an_exit_closes_every_slice(api, sim, worker, doubling_follower):
     assert body["summary"]["total_followers"] == 1
     (result,) = body["results"]
     assert result["status"] == "SUCCESS", result
+    assert "slice 1/2: Exit order processed: squaring off 1800 filled" in result["reason"], result
+    assert "slice 2/2: Exit order processed: squaring off 900 filled" in result["reason"], result
     # and the simulator squared off each slice exactly once, and the follower is flat
     assert wait_for(lambda: settled("M-SLICE-2"))
     sells = [o for o in sim.orders(follower.client_id) if o["side"] == "SELL"]
