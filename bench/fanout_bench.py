@@ -352,6 +352,9 @@ def stack_env(
             "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "QUANTUM_ALPHA_SECRET": QA_SECRET,
             "API_RATE_LIMIT": "1000000/min",
+            # The bench runs at any hour: the copy window (on by default in a real install) would skip
+            # every entry outside NSE hours.
+            "COPYTRADE_COPY_WINDOW_DEFAULT": "0",
             "DATABASE_URL": (
                 f"mysql://root@127.0.0.1:3306/{args.mysql_db}"
                 if use_mysql
