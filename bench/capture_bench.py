@@ -35,7 +35,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from _stack import ProcessGroup, free_port, tcp_open, wait_http  # noqa: E402
-from fanout_bench import mysql_available, mysql_recreate, redis_flush, stack_env  # noqa: E402
+from fanout_bench import mysql_available, mysql_recreate, redis_client, stack_env  # noqa: E402
 
 MASTER_USER = "MASTER1"  # the demo master's Alice Blue user id
 FOLLOWERS = 3  # the demo followers
@@ -66,6 +66,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--stream-orders", type=int, default=25)
     parser.add_argument("--poll-orders", type=int, default=20)
     parser.add_argument("--sqlite", action="store_true", help="SQLite and the filesystem broker")
+    parser.add_argument(
+        "--mysql-db", default="copytrade_bench_capture", help="MariaDB database (dropped and made anew)"
+    )
+    parser.add_argument("--redis-db", type=int, default=13, help="Redis database number (flushed)")
     return parser.parse_args()
 
 
@@ -153,7 +157,7 @@ def main() -> int:
     (tmp / "logs").mkdir()
     sim_port = free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
-    env = stack_env(tmp=tmp, sim_url=sim_url, use_mysql=use_mysql, use_redis=use_redis, pool=50)
+    env = stack_env(args=args, tmp=tmp, sim_url=sim_url, use_mysql=use_mysql, use_redis=use_redis, pool=50)
     env["COPYTRADE_ADMIN_PASSWORD"] = "bench-" + str(random.getrandbits(64))
     env["CAPTURE_STREAM_LEASE_SECONDS"] = "5"
     group = ProcessGroup(ROOT, env, tmp / "logs")
@@ -166,9 +170,9 @@ def main() -> int:
     print(f"stack: db={'mariadb' if use_mysql else 'sqlite'} broker={'redis' if use_redis else 'filesystem'}")
     try:
         if use_mysql:
-            mysql_recreate()
+            mysql_recreate(args.mysql_db)
         if use_redis:
-            redis_flush()
+            redis_client(args.redis_db).flushdb()
         group.start("simulator", [python, str(HERE / "_timed_sim.py"), "--port", str(sim_port)])
         wait_http(f"{sim_url}/sim/health", 30, alive=group.check_alive)
         group.run("migrate", [python, "manage.py", "migrate", "--noinput", "-v", "0"], timeout=120)
@@ -225,7 +229,7 @@ def main() -> int:
     finally:
         group.stop()
         if use_mysql:
-            mysql_recreate(drop_only=True)
+            mysql_recreate(args.mysql_db, drop_only=True)
 
 
 if __name__ == "__main__":
