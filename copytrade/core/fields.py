@@ -336,6 +336,6 @@ class ClockField(serializers.TimeField):
         super().__init__(format="%H:%M:%S", **kwargs)
 
     def to_internal_value(self, value: Any) -> Any:
-        if not isinstance(value, str) or not _CLOCK.match(value):
+        if not isinstance(value, str) or not _CLOCK.fullmatch(value):
             self.fail("invalid")
         return super().to_internal_value(value)
