@@ -24,6 +24,7 @@ from copytrade.core.exceptions import ValidationFailed
 from copytrade.core.fields import (
     CaseInsensitiveChoiceField,
     ClockField,
+    DayField,
     DecimalInputField,
     ExactChoiceField,
     IdentifierField,
@@ -306,13 +307,13 @@ class MasterSettingsInput(serializers.Serializer):
         help_text="Entries seen while the NSE is closed are sent as after-market orders instead of skipped.",
     )
     extraClosedDays = serializers.ListField(
-        child=serializers.DateField(),
+        child=DayField(),
         max_length=v.LIST_MAX_ITEMS,
         required=False,
         help_text="Extra days the market is closed (YYYY-MM-DD); replaces the list.",
     )
     extraTradingDays = serializers.ListField(
-        child=serializers.DateField(),
+        child=DayField(),
         max_length=v.LIST_MAX_ITEMS,
         required=False,
         help_text="Special sessions on closed days, e.g. Muhurat trading (YYYY-MM-DD); replaces the list.",

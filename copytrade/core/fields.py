@@ -339,3 +339,17 @@ class ClockField(serializers.TimeField):
         if not isinstance(value, str) or not _CLOCK.fullmatch(value):
             self.fail("invalid")
         return super().to_internal_value(value)
+
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class DayField(serializers.DateField):
+    """A calendar day as YYYY-MM-DD in ASCII digits only (the schema's format: date); answered the same."""
+
+    default_error_messages = {"invalid": "Must be a date YYYY-MM-DD."}
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str) or not _DAY.fullmatch(value):
+            self.fail("invalid")
+        return super().to_internal_value(value)
