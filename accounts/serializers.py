@@ -215,6 +215,7 @@ class RiskConfigInput(serializers.Serializer):
         required=False, allow_null=True, help_text="Copy window start, IST, HH:MM[:SS] (default 09:15)."
     )
     window_end = ClockField(
+        example="15:20",
         required=False,
         allow_null=True,
         help_text="Copy window end, IST, HH:MM[:SS], included (default 15:20); before the start: overnight.",
@@ -439,9 +440,9 @@ class RiskConfigOutput(serializers.Serializer):
         ]
 
     window_start = ClockField()
-    window_end = ClockField()
+    window_end = ClockField(example="15:20")
     price_guard_percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
-    price_guard_action = serializers.CharField()
+    price_guard_action = serializers.ChoiceField(choices=PriceGuardAction.choices)
 
 
 class RiskConfigGetOutput(serializers.Serializer):
@@ -527,8 +528,8 @@ class MasterSettingsOutput(serializers.Serializer):
     poll_interval_with_stream_seconds = serializers.DecimalField(max_digits=6, decimal_places=2)
     enforce_copy_window = serializers.BooleanField()
     allow_amo = serializers.BooleanField()
-    extra_closed_days = serializers.ListField(child=serializers.CharField())
-    extra_trading_days = serializers.ListField(child=serializers.CharField())
+    extra_closed_days = serializers.ListField(child=serializers.DateField())
+    extra_trading_days = serializers.ListField(child=serializers.DateField())
 
 
 class MasterSettingsGetOutput(serializers.Serializer):

@@ -326,14 +326,14 @@ CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
 _CLOCK = re.compile(CLOCK_PATTERN)
 
 
-@extend_schema_field({"type": "string", "pattern": CLOCK_PATTERN, "example": "09:15"})
 class ClockField(serializers.TimeField):
     """A wall-clock time of day, HH:MM or HH:MM:SS (no zone: the market's, IST); answered as HH:MM:SS."""
 
     default_error_messages = {"invalid": "Must be a time of day HH:MM or HH:MM:SS (IST)."}
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, example: str = "09:15", **kwargs: Any) -> None:
         super().__init__(format="%H:%M:%S", **kwargs)
+        annotate(self, {"type": "string", "pattern": CLOCK_PATTERN, "example": example})
 
     def to_internal_value(self, value: Any) -> Any:
         if not isinstance(value, str) or not _CLOCK.fullmatch(value):

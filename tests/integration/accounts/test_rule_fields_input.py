@@ -121,3 +121,18 @@ def test_master_settings_refuse_hostile_rule_values_and_write_nothing(api, body,
     assert field in answer["message"]
     assert not MasterSettings.objects.exists()
     assert AuditEvent.objects.count() == audits
+
+
+def test_schema_describes_the_new_rule_fields_as_answered(api):
+    # when
+    schemas = api.get("/api/schema", {"format": "json"}).json()["components"]["schemas"]
+    # then
+    config = schemas["RiskConfigOutput"]["properties"]
+    assert config["window_start"]["example"] == "09:15"
+    assert config["window_end"]["example"] == "15:20"
+    action = config["price_guard_action"]
+    enum = schemas[action["$ref"].rsplit("/", 1)[-1]]["enum"] if "$ref" in action else action.get("enum")
+    assert enum == ["SKIP", "MARKET"]
+    assert schemas["RiskConfigInput"]["properties"]["window_end"]["example"] == "15:20"
+    days = schemas["MasterSettingsOutput"]["properties"]["extra_closed_days"]
+    assert days["items"] == {"type": "string", "format": "date"}
