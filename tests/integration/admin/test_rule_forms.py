@@ -14,13 +14,6 @@ from tests.integration.accounts.test_admin_pages import _change_form_data, _sett
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def operator(client, django_user_model, otp_login):
-    user = django_user_model.objects.create_superuser(username="ops", password="pw-ops-123", email="o@x.io")
-    otp_login(client, user)
-    return client
-
-
 # ------------------------------------------------------------------------------------ freeze quantities
 @pytest.mark.parametrize(
     ("symbol", "quantity"),

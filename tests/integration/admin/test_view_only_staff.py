@@ -7,7 +7,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from accounts.models import AuditEvent, MasterSettings, NotificationChannel, NotificationDelivery
@@ -35,15 +34,6 @@ EDIT_INPUTS = (
     'name="extra_closed_days"',
     'value="send_test"',
 )
-
-
-@pytest.fixture
-def viewer(client, django_user_model, otp_login):
-    """Staff with every view permission and nothing else."""
-    user = django_user_model.objects.create_user(username="watcher", password="pw-watch-123", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
-    otp_login(client, user)
-    return client
 
 
 @pytest.fixture
@@ -132,14 +122,10 @@ def test_view_only_staff_change_nothing_on_the_new_pages(viewer, records):
     assert (follower.capital_source, follower.fixed_capital) != ("FIXED", Decimal("1"))
 
 
-def test_an_operator_sees_those_fields_and_buttons_on_the_same_pages(
-    client, django_user_model, otp_login, records
-):
-    # given (the needles above are the real names: a superuser's pages have each of them)
-    user = django_user_model.objects.create_superuser(username="ops", password="pw-ops-123", email="o@x.io")
-    otp_login(client, user)
+def test_an_operator_sees_those_fields_and_buttons_on_the_same_pages(operator, records):
+    # given the needles above are the real names: a superuser's pages have each of them
     # when
-    html = "".join(client.get(url).content.decode() for url in _pages(records))
+    html = "".join(operator.get(url).content.decode() for url in _pages(records))
     # then
     for needle in EDIT_INPUTS:
         assert needle in html, needle
