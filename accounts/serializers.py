@@ -24,6 +24,7 @@ from copytrade.core.exceptions import ValidationFailed
 from copytrade.core.fields import (
     CaseInsensitiveChoiceField,
     ClockField,
+    DayField,
     DecimalInputField,
     ExactChoiceField,
     IdentifierField,
@@ -214,6 +215,7 @@ class RiskConfigInput(serializers.Serializer):
         required=False, allow_null=True, help_text="Copy window start, IST, HH:MM[:SS] (default 09:15)."
     )
     window_end = ClockField(
+        example="15:20",
         required=False,
         allow_null=True,
         help_text="Copy window end, IST, HH:MM[:SS], included (default 15:20); before the start: overnight.",
@@ -306,13 +308,13 @@ class MasterSettingsInput(serializers.Serializer):
         help_text="Entries seen while the NSE is closed are sent as after-market orders instead of skipped.",
     )
     extraClosedDays = serializers.ListField(
-        child=serializers.DateField(),
+        child=DayField(),
         max_length=v.LIST_MAX_ITEMS,
         required=False,
         help_text="Extra days the market is closed (YYYY-MM-DD); replaces the list.",
     )
     extraTradingDays = serializers.ListField(
-        child=serializers.DateField(),
+        child=DayField(),
         max_length=v.LIST_MAX_ITEMS,
         required=False,
         help_text="Special sessions on closed days, e.g. Muhurat trading (YYYY-MM-DD); replaces the list.",
@@ -438,9 +440,9 @@ class RiskConfigOutput(serializers.Serializer):
         ]
 
     window_start = ClockField()
-    window_end = ClockField()
+    window_end = ClockField(example="15:20")
     price_guard_percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
-    price_guard_action = serializers.CharField()
+    price_guard_action = serializers.ChoiceField(choices=PriceGuardAction.choices)
 
 
 class RiskConfigGetOutput(serializers.Serializer):
@@ -526,8 +528,8 @@ class MasterSettingsOutput(serializers.Serializer):
     poll_interval_with_stream_seconds = serializers.DecimalField(max_digits=6, decimal_places=2)
     enforce_copy_window = serializers.BooleanField()
     allow_amo = serializers.BooleanField()
-    extra_closed_days = serializers.ListField(child=serializers.CharField())
-    extra_trading_days = serializers.ListField(child=serializers.CharField())
+    extra_closed_days = serializers.ListField(child=serializers.DateField())
+    extra_trading_days = serializers.ListField(child=serializers.DateField())
 
 
 class MasterSettingsGetOutput(serializers.Serializer):

@@ -107,8 +107,8 @@ def validate_notification_target(kind: str, target: str) -> None:
 
 # Per-symbol multipliers (RiskConfig.symbol_multipliers): the lot multiplier's bounds, DECIMAL(12, 4).
 MULTIPLIER_MIN, MULTIPLIER_MAX = Decimal("0.0001"), Decimal("99999999.9999")
-SYMBOL_PATTERN = "^[A-Z0-9][A-Z0-9&._-]*$"  # the API's schema (ECMA); _SYMBOL_KEY is the same, anchored
-_SYMBOL_KEY = re.compile(r"\A[A-Z0-9][A-Z0-9&._-]*\Z")
+SYMBOL_PATTERN = "^[A-Z0-9][A-Z0-9&._-]*$"  # the API's schema (ECMA); SYMBOL_KEY is the same, anchored
+SYMBOL_KEY = re.compile(r"\A[A-Z0-9][A-Z0-9&._-]*\Z")
 
 
 def symbol_multipliers_normalized(value: object) -> dict[str, str]:
@@ -123,7 +123,7 @@ def symbol_multipliers_normalized(value: object) -> dict[str, str]:
     found: dict[str, str] = {}
     for raw_key, raw_value in value.items():
         key = str(raw_key).upper()
-        if not key or len(key) > SYMBOL_MAX_LENGTH or not _SYMBOL_KEY.match(key):
+        if not key or len(key) > SYMBOL_MAX_LENGTH or not SYMBOL_KEY.match(key):
             raise ValidationError(
                 f"{str(raw_key)[:SYMBOL_MAX_LENGTH]!r} is not a trading symbol or underlying "
                 f"(1 to {SYMBOL_MAX_LENGTH} of A-Z, 0-9, & . _ -)",

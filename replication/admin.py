@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from accounts import validators as v
 from accounts.models import Account
 from copytrade.core.admin_display import ReadOnlyAdmin, icon, time_column, truncated
 from copytrade.core.exceptions import ApplicationError
@@ -407,13 +408,22 @@ class FollowerRiskSnapshotAdmin(ReadOnlyAdmin):
 
 
 class FreezeQuantityForm(forms.ModelForm):
+    # A quantity's bounds, as everywhere (the column alone would take billions, and MariaDB then fails).
+    freeze_quantity = forms.IntegerField(
+        min_value=v.QUANTITY_MIN,
+        max_value=v.QUANTITY_MAX,
+        help_text=FreezeQuantity._meta.get_field("freeze_quantity").help_text,
+    )
+
     class Meta:
         model = FreezeQuantity
         fields = ("exchange", "symbol", "freeze_quantity")
-        widgets = {"freeze_quantity": forms.NumberInput(attrs={"min": 1, "step": 1})}
 
     def clean_symbol(self) -> str:
-        return self.cleaned_data["symbol"].strip().upper()
+        symbol = self.cleaned_data["symbol"].strip().upper()
+        if not v.SYMBOL_KEY.fullmatch(symbol):
+            raise forms.ValidationError("An underlying as the contract master spells it: A-Z, 0-9, & . _ -")
+        return symbol
 
 
 @admin.register(FreezeQuantity)

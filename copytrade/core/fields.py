@@ -326,16 +326,30 @@ CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
 _CLOCK = re.compile(CLOCK_PATTERN)
 
 
-@extend_schema_field({"type": "string", "pattern": CLOCK_PATTERN, "example": "09:15"})
 class ClockField(serializers.TimeField):
     """A wall-clock time of day, HH:MM or HH:MM:SS (no zone: the market's, IST); answered as HH:MM:SS."""
 
     default_error_messages = {"invalid": "Must be a time of day HH:MM or HH:MM:SS (IST)."}
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, example: str = "09:15", **kwargs: Any) -> None:
         super().__init__(format="%H:%M:%S", **kwargs)
+        annotate(self, {"type": "string", "pattern": CLOCK_PATTERN, "example": example})
 
     def to_internal_value(self, value: Any) -> Any:
-        if not isinstance(value, str) or not _CLOCK.match(value):
+        if not isinstance(value, str) or not _CLOCK.fullmatch(value):
+            self.fail("invalid")
+        return super().to_internal_value(value)
+
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class DayField(serializers.DateField):
+    """A calendar day as YYYY-MM-DD in ASCII digits only (the schema's format: date); answered the same."""
+
+    default_error_messages = {"invalid": "Must be a date YYYY-MM-DD."}
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str) or not _DAY.fullmatch(value):
             self.fail("invalid")
         return super().to_internal_value(value)

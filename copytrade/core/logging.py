@@ -21,12 +21,19 @@ _BEARER = re.compile(r"(Bearer\s+)([^\s\"']+(?:\s+[^\s\"']{16,})?)", re.IGNORECA
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+")
 # The webhook URL's last part is this deployment's secret (replication.services.capture_inbound).
 _WEBHOOK_PATH = re.compile(r"(/api/alice/webhook/)[^\s/?\"']+")
+# A Telegram Bot API path holds the bot token (/bot<id>:<secret>/sendMessage): urllib3 logs it at DEBUG and
+# requests' connection errors repeat it.
+_TELEGRAM_BOT_PATH = re.compile(r"(/bot)[0-9]+:[A-Za-z0-9_-]+")
+# A URL's user:password@ (EMAIL_URL, a broker or database URL).
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)[^/\s@]+@")
 
 
 def redact(text: str) -> str:
     """Return text with credential values replaced by '***'."""
     text = _JWT.sub("***", text)
     text = _WEBHOOK_PATH.sub(r"\1***", text)
+    text = _TELEGRAM_BOT_PATH.sub(r"\1***", text)
+    text = _URL_PASSWORD.sub(r"\1***@", text)
     text = _BEARER.sub(r"\1***", text)
     return _KEY_VALUE.sub(lambda m: f"{m.group('key')}{m.group('quote')}***", text)
 

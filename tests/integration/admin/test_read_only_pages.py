@@ -31,13 +31,6 @@ BUTTONS = (
 )
 
 
-@pytest.fixture
-def operator(client, django_user_model, otp_login):
-    user = django_user_model.objects.create_superuser(username="ops", password="pw-ops-123", email="o@x.io")
-    otp_login(client, user)
-    return client
-
-
 @pytest.mark.parametrize("name", sorted(READ_ONLY))
 def test_read_only_record_page_has_no_save_or_delete_button(operator, name):
     # given

@@ -14,6 +14,18 @@ from copytrade.core.logging import RedactSecretsFilter, redact
         ("Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl", "eyJhbGci"),
         ("checkSum=" + "a" * 64, "a" * 64),
         ("x-qa-secret: super-secret-value", "super-secret-value"),
+        # urllib3's DEBUG line and a requests error name the Telegram URL, which holds the bot token
+        (
+            'https://api.telegram.org:443 "POST /bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage '
+            'HTTP/1.1" 200 None',
+            "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+        ),
+        (
+            "Max retries exceeded with url: /bot7:AA-x_CANARYtoken/sendMessage (Caused by ConnectionError)",
+            "AA-x_CANARYtoken",
+        ),
+        # EMAIL_URL holds the SMTP password
+        ("EMAIL_URL smtp+tls://mailer:SMTP-CANARY-pw@smtp.example.com:587", "SMTP-CANARY-pw"),
     ],
 )
 def test_redact_masks_credentials(text, secret):
