@@ -1,0 +1,65 @@
+"""The issue 11 rules together on the simulator: a follower order above the freeze quantity keeps the price
+guard's MARKET and the after-market flag on every slice."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from accounts.models import MasterSettings
+from replication.models import OrderMapping
+from tests.integration.replication.conftest import settled, wait_for
+from tests.integration.replication.test_copy_window import A_TUESDAY, _master, at
+from tests.integration.replication.test_slicing import OPTION, _entries, _nifty
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def _settings(**fields) -> None:
+    MasterSettings.objects.update_or_create(
+        pk=MasterSettings.SINGLETON_ID, defaults={"max_quantity_per_trade": 100_000, **fields}
+    )
+
+
+def test_a_stale_limit_sent_as_market_is_market_on_every_slice(api, sim, worker, make_follower):
+    # given the option's last price 100, a master LIMIT at 80 (20% away) and a 2x follower whose 2,700 is
+    # above the freeze quantity of 1,800, guarded at 5% with action MARKET
+    _settings()
+    _master(sim)
+    sim.set_price("NFO", OPTION, "100")
+    follower = make_follower(
+        lot_multiplier=Decimal("2"),
+        max_quantity=100_000,
+        price_guard_percent=Decimal("5"),
+        price_guard_action="MARKET",
+    )
+    # when
+    response = api.post(
+        "/api/trades/replicate", {"trade": _nifty("M-MIX-1", order_type="LIMIT", price="80")}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert wait_for(lambda: settled("M-MIX-1"), timeout=15)
+    # then both slices went as MARKET, none at the stale limit price
+    orders = sim.orders(follower.client_id)
+    assert [(o["orderType"], o["quantity"]) for o in orders] == [("MARKET", 1800), ("MARKET", 900)]
+    assert [(m.order_type, m.price) for m in _entries(follower)] == [("MARKET", None), ("MARKET", None)]
+
+
+def test_an_after_market_entry_above_the_freeze_quantity_is_amo_on_every_slice(
+    api, sim, worker, make_follower
+):
+    with time_machine.travel(at(A_TUESDAY, "20:00"), tick=True):
+        # given after-market orders allowed, after the close, a 2x follower above the freeze quantity
+        _settings(enforce_copy_window=True, allow_amo=True)
+        follower = make_follower(lot_multiplier=Decimal("2"), max_quantity=100_000)
+        # when
+        response = api.post("/api/trades/replicate", {"trade": _nifty("M-MIX-2")}, format="json")
+        assert response.status_code == 200, response.content
+        assert wait_for(lambda: settled("M-MIX-2"), timeout=15)
+        # then both slices are after-market orders
+        orders = sim.orders(follower.client_id)
+        assert [(o["complexity"], o["quantity"]) for o in orders] == [("AMO", 1800), ("AMO", 900)]
+        assert [m.amo for m in _entries(follower)] == [True, True]
+        assert OrderMapping.objects.filter(master_order_id="M-MIX-2").count() == 2
