@@ -226,6 +226,7 @@ def _slice_create(
         ),
         slice_no=slice_no,
         slice_count=count,
+        amo=last.amo,  # a slice of an after-market entry is an after-market order too
     )
 
 

@@ -63,3 +63,26 @@ def test_an_after_market_entry_above_the_freeze_quantity_is_amo_on_every_slice(
         assert [(o["complexity"], o["quantity"]) for o in orders] == [("AMO", 1800), ("AMO", 900)]
         assert [m.amo for m in _entries(follower)] == [True, True]
         assert OrderMapping.objects.filter(master_order_id="M-MIX-2").count() == 2
+
+
+def test_a_slice_a_modify_adds_to_an_after_market_copy_is_an_after_market_order(
+    api, sim, worker, make_follower
+):
+    with time_machine.travel(at(A_TUESDAY, "20:00"), tick=True):
+        # given an after-market copy of 900 (one order, pending for the next session)
+        _settings(enforce_copy_window=True, allow_amo=True)
+        follower = make_follower(lot_multiplier=Decimal("2"), max_quantity=100_000)
+        api.post("/api/trades/replicate", {"trade": _nifty("M-MIX-3", quantity=450)}, format="json")
+        assert wait_for(lambda: settled("M-MIX-3"), timeout=15)
+        # when the master raises its quantity to 1,350 (the follower's 2,700: 1,800 + a new slice of 900)
+        api.post(
+            "/api/trades/modify",
+            {"masterOrderId": "M-MIX-3", "modification": {"quantity": 1350}},
+            format="json",
+        )
+        assert wait_for(lambda: settled("M-MIX-3") and len(sim.orders(follower.client_id)) == 2, timeout=15)
+        # then the new slice is an after-market order too, like the copy it extends
+        orders = sim.orders(follower.client_id)
+        assert wait_for(lambda: [o["quantity"] for o in sim.orders(follower.client_id)] == [1800, 900])
+        assert [o["complexity"] for o in orders] == ["AMO", "AMO"]
+        assert [m.amo for m in _entries(follower)] == [True, True]
