@@ -86,3 +86,41 @@ def test_a_slice_a_modify_adds_to_an_after_market_copy_is_an_after_market_order(
         assert wait_for(lambda: [o["quantity"] for o in sim.orders(follower.client_id)] == [1800, 900])
         assert [o["complexity"] for o in orders] == ["AMO", "AMO"]
         assert [m.amo for m in _entries(follower)] == [True, True]
+
+
+def test_a_master_price_change_is_not_sent_to_a_copy_the_price_guard_sent_as_market(
+    api, sim, worker, make_follower
+):
+    with time_machine.travel(at(A_TUESDAY, "20:00"), tick=True):
+        # given after the close, a stale master LIMIT sent to a guarded follower as two MARKET after-market
+        # slices (open until the next session)
+        _settings(enforce_copy_window=True, allow_amo=True)
+        _master(sim)
+        sim.set_price("NFO", OPTION, "100")
+        follower = make_follower(
+            lot_multiplier=Decimal("2"),
+            max_quantity=100_000,
+            price_guard_percent=Decimal("5"),
+            price_guard_action="MARKET",
+        )
+        api.post(
+            "/api/trades/replicate",
+            {"trade": _nifty("M-MIX-4", order_type="LIMIT", price="80")},
+            format="json",
+        )
+        assert wait_for(lambda: settled("M-MIX-4"), timeout=15)
+        before = sim.orders(follower.client_id)
+        # when the master moves its LIMIT price
+        response = api.post(
+            "/api/trades/modify",
+            {"masterOrderId": "M-MIX-4", "modification": {"price": "85"}},
+            format="json",
+        )
+        assert response.status_code == 200, response.content
+        # then nothing is sent to the MARKET copies, the answer says the price is not mirrored, and the
+        # rows keep no price
+        (result,) = response.json()["results"]
+        assert result["status"] == "SKIPPED", result
+        assert "MARKET" in result["reason"], result
+        assert sim.orders(follower.client_id) == before
+        assert [(m.order_type, m.price) for m in _entries(follower)] == [("MARKET", None), ("MARKET", None)]
