@@ -86,9 +86,7 @@ def test_concurrent_replicates_of_a_sliced_trade_send_each_slice_once(api, sim, 
         pk=MasterSettings.SINGLETON_ID, defaults={"max_quantity_per_trade": 100_000}
     )
     followers = [make_follower(lot_multiplier=Decimal("2"), max_quantity=100_000) for _ in range(2)]
-    sliced = trade(
-        "M-RACE-3", symbol="NIFTY26NOV26000CE", exchange="NFO", quantity=1350, product_type="NRML"
-    )
+    sliced = trade("M-RACE-3", symbol="NIFTY26NOV26000CE", exchange="NFO", quantity=1350, product_type="NRML")
 
     def call(_n: int) -> dict:
         try:
