@@ -124,3 +124,43 @@ def test_a_master_price_change_is_not_sent_to_a_copy_the_price_guard_sent_as_mar
         assert "MARKET" in result["reason"], result
         assert sim.orders(follower.client_id) == before
         assert [(m.order_type, m.price) for m in _entries(follower)] == [("MARKET", None), ("MARKET", None)]
+
+
+def test_a_slice_added_as_the_master_order_is_exited_is_never_sent(api, sim, worker, make_follower):
+    # given a 2x follower's two open LIMIT slices, then the master exits (both slices cancelled)
+    from django.db import transaction
+
+    from replication.services.order_state import leg_mapping_create
+
+    _settings()
+    follower = make_follower(lot_multiplier=Decimal("2"), max_quantity=100_000)
+    api.post(
+        "/api/trades/replicate",
+        {"trade": _nifty("M-MIX-5", order_type="LIMIT", price="150")},
+        format="json",
+    )
+    assert wait_for(lambda: settled("M-MIX-5"))
+    assert api.post("/api/trades/exit", {"masterOrderId": "M-MIX-5"}, format="json").status_code == 200
+    assert wait_for(lambda: settled("M-MIX-5"))
+    sent = len(sim.orders(follower.client_id))
+    # when a modify that raced the exit (it checked for the exit before the exit committed) adds a slice
+    last = _entries(follower)[-1]
+    with transaction.atomic():
+        added = leg_mapping_create(
+            trade_event=last.trade_event,
+            master_order_id="M-MIX-5",
+            like=last,
+            leg=OrderMapping.Leg.ENTRY,
+            side=last.side,
+            quantity=900,
+            order_type="LIMIT",
+            price=last.price,
+            slice_no=2,
+            slice_count=3,
+        )
+    # then the slice is never sent: the master order it would add to is exited
+    assert wait_for(lambda: OrderMapping.objects.get(pk=added.pk).status != OrderMapping.Status.PENDING)
+    added.refresh_from_db()
+    assert added.status == OrderMapping.Status.CANCELLED, added.reason
+    assert added.attempts == 0
+    assert len(sim.orders(follower.client_id)) == sent
