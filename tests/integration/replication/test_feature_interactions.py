@@ -164,3 +164,25 @@ def test_a_slice_added_as_the_master_order_is_exited_is_never_sent(api, sim, wor
     assert added.status == OrderMapping.Status.CANCELLED, added.reason
     assert added.attempts == 0
     assert len(sim.orders(follower.client_id)) == sent
+
+
+def test_a_modify_rescales_a_sliced_copy_with_its_per_symbol_multiplier(api, sim, worker, make_follower):
+    # given a 1x follower with NIFTY at 2x: its 2,700 of a 1,350 master LIMIT rests as 1,800 + 900
+    _settings()
+    follower = make_follower(max_quantity=100_000, symbol_multipliers={"NIFTY": "2"})
+    api.post(
+        "/api/trades/replicate",
+        {"trade": _nifty("M-MIX-6", order_type="LIMIT", price="150")},
+        format="json",
+    )
+    assert wait_for(lambda: settled("M-MIX-6"))
+    # when the master raises its quantity to 1,800 (the follower's 3,600 at 2x, not 1,800 at 1x)
+    response = api.post(
+        "/api/trades/modify",
+        {"masterOrderId": "M-MIX-6", "modification": {"quantity": 1800}},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    # then both slices carry the freeze quantity, nothing else is sent
+    assert wait_for(lambda: [o["quantity"] for o in sim.orders(follower.client_id)] == [1800, 1800])
+    assert [m.quantity for m in _entries(follower)] == [1800, 1800]
