@@ -23,18 +23,23 @@ def _settings(**fields) -> None:
     )
 
 
+def _guarded_doubler(make_follower):
+    """A 2x follower (caps not binding) whose price guard of 5% sends a stale LIMIT as MARKET."""
+    return make_follower(
+        lot_multiplier=Decimal("2"),
+        max_quantity=100_000,
+        price_guard_percent=Decimal("5"),
+        price_guard_action="MARKET",
+    )
+
+
 def test_a_stale_limit_sent_as_market_is_market_on_every_slice(api, sim, worker, make_follower):
     # given the option's last price 100, a master LIMIT at 80 (20% away) and a 2x follower whose 2,700 is
     # above the freeze quantity of 1,800, guarded at 5% with action MARKET
     _settings()
     _master(sim)
     sim.set_price("NFO", OPTION, "100")
-    follower = make_follower(
-        lot_multiplier=Decimal("2"),
-        max_quantity=100_000,
-        price_guard_percent=Decimal("5"),
-        price_guard_action="MARKET",
-    )
+    follower = _guarded_doubler(make_follower)
     # when
     response = api.post(
         "/api/trades/replicate", {"trade": _nifty("M-MIX-1", order_type="LIMIT", price="80")}, format="json"
@@ -97,12 +102,7 @@ def test_a_master_price_change_is_not_sent_to_a_copy_the_price_guard_sent_as_mar
         _settings(enforce_copy_window=True, allow_amo=True)
         _master(sim)
         sim.set_price("NFO", OPTION, "100")
-        follower = make_follower(
-            lot_multiplier=Decimal("2"),
-            max_quantity=100_000,
-            price_guard_percent=Decimal("5"),
-            price_guard_action="MARKET",
-        )
+        follower = _guarded_doubler(make_follower)
         api.post(
             "/api/trades/replicate",
             {"trade": _nifty("M-MIX-4", order_type="LIMIT", price="80")},
