@@ -643,3 +643,17 @@ def capture_health() -> dict[str, object]:
         },
         "lagSeconds": min(heard) if heard else None,
     }
+
+
+def master_orders_closed(pairs: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
+    """The (master order id, follower pk) among `pairs` whose follower's copy the master's exit or cancel
+    reached (an action of an EXIT or CANCEL event on one of its mappings of that master order)."""
+    wanted = set(pairs)
+    if not wanted:
+        return set()
+    found = OrderAction.objects.filter(
+        trade_event__event_type__in=(TradeEvent.EventType.EXIT, TradeEvent.EventType.CANCEL),
+        mapping__master_order_id__in={order_id for order_id, _pk in wanted},
+        mapping__follower_id__in={pk for _order_id, pk in wanted},
+    ).values_list("mapping__master_order_id", "mapping__follower_id")
+    return set(found) & wanted

@@ -278,7 +278,8 @@ def _sliced(
             sliced[pk] = (risk.Decision(reason=reason, notes=decision.notes), [])
         elif len(slices) > 1:
             note = f"sent as {len(slices)} slices (freeze quantity {freeze})"
-            sliced[pk] = (risk.Decision(quantity=decision.quantity, notes=(*decision.notes, note)), slices)
+            # the price guard's MARKET and the after-market flag apply to every slice
+            sliced[pk] = (replace(decision, notes=(*decision.notes, note)), slices)
         else:
             sliced[pk] = (decision, slices)
     return sliced

@@ -226,6 +226,7 @@ def _slice_create(
         ),
         slice_no=slice_no,
         slice_count=count,
+        amo=last.amo,  # a slice of an after-market entry is an after-market order too
     )
 
 
@@ -272,6 +273,23 @@ def modify_run(action: OrderAction, entry: OrderMapping) -> Outcome:
             fields[name] = Decimal(params[name])
     if "order_type" in params:
         fields["order_type"] = params["order_type"]
+    # A price the copy's order type does not carry (the price guard sent a stale LIMIT as MARKET) is not
+    # mirrored: never written on the row, never sent.
+    copy_type = fields.get("order_type", entry.order_type)
+    unpriced = [
+        name
+        for name, types in (("price", ("LIMIT", "SL")), ("trigger_price", ("SL", "SLM")))
+        if name in fields and copy_type not in types
+    ]
+    for name in unpriced:
+        del fields[name]
+    not_mirrored = (
+        f"{' and '.join(unpriced).replace('_', ' ')} not mirrored: the copy is a {copy_type} order"
+        if unpriced
+        else ""
+    )
+    if not_mirrored and not fields:
+        return action_end(action, ActionStatus.SKIPPED, not_mirrored[0].upper() + not_mirrored[1:])
     # Only a never-sent entry (PENDING, attempts 0) may be rewritten locally. One waiting for a retry may be
     # at the broker already (its retry looks the tag up first): wait for it like any in-flight entry, then
     # modify the order at the broker.
@@ -315,4 +333,6 @@ def modify_run(action: OrderAction, entry: OrderMapping) -> Outcome:
     except BrokerRejectedError as exc:
         return action_end(action, ActionStatus.FAILED, f"Alice Blue API error: {exc.reason}")
     mapping_transition(entry, from_statuses=states.BOOK_STATES, **fields)
-    return action_end(action, ActionStatus.DONE, "Order modified")
+    return action_end(
+        action, ActionStatus.DONE, f"Order modified ({not_mirrored})" if not_mirrored else "Order modified"
+    )

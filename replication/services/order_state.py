@@ -119,6 +119,7 @@ def leg_mapping_create(
     trigger_price: Any = None,
     slice_no: int = 0,
     slice_count: int = 1,
+    amo: bool = False,
 ) -> OrderMapping:
     """A new PENDING mapping of `leg` (an EXIT or CLOSE; or an ENTRY slice a modify adds) for `like`'s
     follower and instrument, with its deterministic tag, and its placement enqueued on commit. Raises
@@ -144,6 +145,7 @@ def leg_mapping_create(
         trigger_price=trigger_price if order_type in ("SL", "SLM") else None,
         product_type=like.product_type,
         order_type=order_type,
+        amo=amo,
         status=Status.PENDING,
     )
     dispatch.placement_enqueue(mapping.pk)

@@ -102,11 +102,19 @@ def _claim(mapping_id: int) -> tuple[OrderMapping | None, str]:
         return mapping, Status.SUBMITTING
 
 
-def send_blocked(mapping: OrderMapping, master_settings: MasterSettings) -> tuple[str, str, str] | None:
+def send_blocked(
+    mapping: OrderMapping,
+    master_settings: MasterSettings,
+    *,
+    closed_masters: set[tuple[str, int]] | None = None,
+) -> tuple[str, str, str] | None:
     """(reason, reason code, status for a never-sent row) when the order must not be sent now; else None.
 
-    An ENTRY is checked against the follower's switches and its age; any order (exits too) needs a session
-    that is not known dead: sending with one would only earn another refusal from Alice Blue.
+    An ENTRY is checked against the follower's switches, its age and its master order (never sent once the
+    master's exit or cancel reached the follower: a slice a racing modify added would open a position no
+    exit covers; `closed_masters` is `selectors.master_orders_closed` when the caller read it for many
+    rows); any order (exits too) needs a session that is not known dead: sending with one would only earn
+    another refusal from Alice Blue.
     """
     follower = mapping.follower
     problem = order_data_problem(mapping)
@@ -119,6 +127,15 @@ def send_blocked(mapping: OrderMapping, master_settings: MasterSettings) -> tupl
         )
         if reason:
             return reason, Code.SWITCHED_OFF, Status.SKIPPED
+        key = (mapping.master_order_id, mapping.follower_id)
+        if closed_masters is None:
+            closed_masters = selectors.master_orders_closed([key])
+        if key in closed_masters:
+            return (
+                "Cancelled before placement (master order exited or cancelled)",
+                Code.CANCELLED_BEFORE_PLACEMENT,
+                Status.CANCELLED,
+            )
         if not entry_within_age(mapping):
             age = int((timezone.now() - mapping.created_at).total_seconds())
             return (

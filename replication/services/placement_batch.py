@@ -62,11 +62,14 @@ def _claim_batch(mapping_ids: list[int]) -> tuple[list[OrderMapping], dict[int, 
             return [], settled
         followers = selectors.followers_with_rules().in_bulk({row.follower_id for row in rows})
         master_settings = master_settings_get()
+        closed_masters = selectors.master_orders_closed(
+            (row.master_order_id, row.follower_id) for row in rows if row.leg == OrderMapping.Leg.ENTRY
+        )
         claimed = []
         follower_field = OrderMapping.follower.field
         for row in rows:
             follower_field.set_cached_value(row, followers[row.follower_id])
-            blocked = placement.send_blocked(row, master_settings)
+            blocked = placement.send_blocked(row, master_settings, closed_masters=closed_masters)
             if blocked is None:
                 claimed.append(row)
             else:

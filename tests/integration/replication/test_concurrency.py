@@ -74,3 +74,40 @@ def test_duplicate_place_tasks_send_one_order(api, sim, worker, make_follower):
     assert wait_for(lambda: settled("M-RACE-2"), timeout=15)
     assert len(sim.orders(follower.client_id)) == 1
     assert OrderMapping.objects.get(pk=mapping.pk).attempts == 1
+
+
+def test_concurrent_replicates_of_a_sliced_trade_send_each_slice_once(api, sim, worker, make_follower):
+    # given two 2x followers whose 2,700 of a NIFTY option goes as two slices (freeze quantity 1,800)
+    from decimal import Decimal
+
+    from accounts.models import MasterSettings
+
+    MasterSettings.objects.update_or_create(
+        pk=MasterSettings.SINGLETON_ID, defaults={"max_quantity_per_trade": 100_000}
+    )
+    followers = [make_follower(lot_multiplier=Decimal("2"), max_quantity=100_000) for _ in range(2)]
+    sliced = trade("M-RACE-3", symbol="NIFTY26NOV26000CE", exchange="NFO", quantity=1350, product_type="NRML")
+
+    def call(_n: int) -> dict:
+        try:
+            client = APIClient(headers={"x-qa-secret": QA_SECRET})
+            response = client.post("/api/trades/replicate", {"trade": sliced}, format="json")
+            assert response.status_code == 200, response.content
+            return response.json()
+        finally:
+            connections.close_all()
+
+    # when
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(call, range(6)))
+    # then two slices per follower, each sent once with its own tag, and one result per follower everywhere
+    assert wait_for(lambda: settled("M-RACE-3"), timeout=20)
+    assert OrderMapping.objects.count() == 4
+    for follower in followers:
+        orders = sim.orders(follower.client_id)
+        assert sorted(o["quantity"] for o in orders) == [900, 1800], orders
+        tags = set(OrderMapping.objects.filter(follower=follower).values_list("order_tag", flat=True))
+        assert {o["orderTag"] for o in orders} == tags
+    for answer in answers:
+        assert answer["summary"]["total_followers"] == 2
+        assert [r["slices"] for r in answer["results"]] == [2, 2]
