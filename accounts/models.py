@@ -462,6 +462,7 @@ class MasterSettings(TimeStampedModel):
         help_text='Extra days the market is closed (not in the NSE calendar), e.g. ["2026-12-31"].',
     )
     allow_amo = models.BooleanField(
+        "allow AMO",
         default=False,
         help_text="While the copy window is enforced: a new entry seen while the NSE is closed (outside "
         "09:15-15:30 IST or on a closed day) is sent as an after-market order (AMO) instead of skipped.",
