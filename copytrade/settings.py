@@ -480,7 +480,7 @@ NOTIFY_RETRY_BACKOFF_MAX = min(
 # The scan (a beat task) for FAILED / UNKNOWN follower orders and capture down: every INTERVAL s, over the
 # last LOOKBACK s of changed orders; an UNKNOWN order is reported once it is UNKNOWN_AFTER s old (most are
 # resolved by the reconcile within seconds); capture is down when no read of the master's orders succeeded
-# for CAPTURE_DOWN s, checked only inside CAPTURE_WINDOW (IST, Mon-Fri; empty: always).
+# for CAPTURE_DOWN s, checked only inside CAPTURE_WINDOW (IST, on NSE trading days; empty: always).
 NOTIFY_SCAN_INTERVAL = env.float("NOTIFY_SCAN_INTERVAL", default=30.0)
 NOTIFY_LOOKBACK_SECONDS = env.float("NOTIFY_LOOKBACK_SECONDS", default=3600.0)
 NOTIFY_UNKNOWN_AFTER_SECONDS = env.float("NOTIFY_UNKNOWN_AFTER_SECONDS", default=60.0)

@@ -19,8 +19,8 @@ from django.utils import timezone
 from accounts.models import NotificationDelivery, NotificationEvent, NotificationMark
 from accounts.selectors import credential_of, master_get_active, session_state
 from accounts.services.notifications import notification_raise
+from replication import market_calendar, panel_selectors, selectors
 from replication import notify_messages as messages
-from replication import panel_selectors, selectors
 from replication.models import OrderMapping
 
 logger = logging.getLogger(__name__)
@@ -134,9 +134,14 @@ def _in_capture_window(now: datetime) -> bool:
     window = settings.NOTIFY_CAPTURE_WINDOW.strip()
     if not window:
         return True
-    local = now.astimezone(messages.IST)
     start, end = (time.fromisoformat(part.strip()) for part in window.split("-", 1))
-    return local.weekday() < 5 and start <= local.time() <= end
+    limits = selectors.global_limits()
+    open_today = market_calendar.is_trading_day(
+        market_calendar.ist(now).date(),
+        extra_closed=limits.extra_closed_days,
+        extra_open=limits.extra_trading_days,
+    )
+    return open_today and market_calendar.in_window(now, start=start, end=end)
 
 
 def _capture_down_detail(health: dict[str, Any]) -> str:
