@@ -49,7 +49,7 @@ def readiness_notify(*, now: datetime | None = None) -> int:
     """Tell the operator every follower not ready for today's open, and each such follower about itself
     (once a day: the key is the IST date). Returns the deliveries queued."""
     now = now or timezone.now()
-    day = now.astimezone(messages.IST).date()
+    day = market_calendar.ist(now).date()
     rows = panel_selectors.follower_readiness()
     not_ready = []
     created = 0
