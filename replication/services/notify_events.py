@@ -63,13 +63,12 @@ def readiness_notify(*, now: datetime | None = None) -> int:
             notice=messages.readiness_follower(day=day, row=item), follower_pk=row.account.pk, operators=False
         )
     master = master_get_active()
+    master_session = session_state(credential_of(master)) if master is not None else ""
     master_problem = ""
     if master is None:
         master_problem = "no active master account"
-    elif session_state(credential_of(master)) != "VALID":
-        master_problem = (
-            f"session {session_state(credential_of(master)).lower()} today: log in with Alice Blue"
-        )
+    elif master_session != "VALID":
+        master_problem = f"session {master_session.lower()} today: log in with Alice Blue"
     if not_ready or master_problem:
         created += notification_raise(
             notice=messages.readiness_operator(
