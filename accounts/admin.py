@@ -551,11 +551,10 @@ class AccountAdmin(TimesInIstMixin, admin.ModelAdmin):
                 api_flavor=data.get("api_flavor") or None,
                 status=data["status"],
                 paper=data.get("paper", False),
+                capital_source=data.get("capital_source") or Account.CapitalSource.BROKER,
+                fixed_capital=data.get("fixed_capital"),
                 actor=_actor(request),
             )
-            capital = {name: data[name] for name in _CAPITAL if name in form.changed_data}
-            if capital:
-                saved = account_update(account=saved, actor=_actor(request), **capital)
         # The admin goes on with `obj` (log entry, messages, redirect): point it at the row the service wrote.
         for field in obj._meta.concrete_fields:
             if not field.generated:

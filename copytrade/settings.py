@@ -480,15 +480,14 @@ NOTIFY_RETRY_BACKOFF_MAX = min(
 # The scan (a beat task) for FAILED / UNKNOWN follower orders and capture down: every INTERVAL s, over the
 # last LOOKBACK s of changed orders; an UNKNOWN order is reported once it is UNKNOWN_AFTER s old (most are
 # resolved by the reconcile within seconds); capture is down when no read of the master's orders succeeded
-# for CAPTURE_DOWN s, checked only inside CAPTURE_WINDOW (IST, Mon-Fri; empty: always).
+# for CAPTURE_DOWN s, checked only inside CAPTURE_WINDOW (IST, on NSE trading days; empty: always).
 NOTIFY_SCAN_INTERVAL = env.float("NOTIFY_SCAN_INTERVAL", default=30.0)
 NOTIFY_LOOKBACK_SECONDS = env.float("NOTIFY_LOOKBACK_SECONDS", default=3600.0)
 NOTIFY_UNKNOWN_AFTER_SECONDS = env.float("NOTIFY_UNKNOWN_AFTER_SECONDS", default=60.0)
 NOTIFY_CAPTURE_DOWN_SECONDS = env.float("NOTIFY_CAPTURE_DOWN_SECONDS", default=120.0)
 NOTIFY_CAPTURE_WINDOW = env.str("NOTIFY_CAPTURE_WINDOW", default="09:00-15:30").strip()
-if NOTIFY_CAPTURE_WINDOW and not re.fullmatch(
-    r"[0-2][0-9]:[0-5][0-9]-[0-2][0-9]:[0-5][0-9]", NOTIFY_CAPTURE_WINDOW
-):
+_CLOCK_HH_MM = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+if NOTIFY_CAPTURE_WINDOW and not re.fullmatch(f"{_CLOCK_HH_MM}-{_CLOCK_HH_MM}", NOTIFY_CAPTURE_WINDOW):
     raise ImproperlyConfigured("NOTIFY_CAPTURE_WINDOW must be HH:MM-HH:MM (IST) or empty.")
 CELERY_BEAT_SCHEDULE["notify-scan"] = {
     "task": "replication.notify_scan",

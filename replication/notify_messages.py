@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from accounts.models import NotificationEvent
 from accounts.services.notifications import Notice
+from replication.market_calendar import IST
 
-IST = ZoneInfo("Asia/Kolkata")
 Event = NotificationEvent
 
 

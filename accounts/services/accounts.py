@@ -145,12 +145,21 @@ def account_create(
     api_flavor: str | None = None,
     status: str = Account.Status.ACTIVE,
     paper: bool = False,
+    capital_source: str = Account.CapitalSource.BROKER,
+    fixed_capital: Decimal | None = None,
     audit: bool = True,
 ) -> Account:
     """Create an account (a follower gets the default risk config); Conflict if the id exists or it would be a
     second active master; ValidationFailed naming the field for a value out of bounds."""
     account = Account(
-        account_id=account_id, role=role, client_id=client_id, name=name, status=status, paper=paper
+        account_id=account_id,
+        role=role,
+        client_id=client_id,
+        name=name,
+        status=status,
+        paper=paper,
+        capital_source=capital_source,
+        fixed_capital=fixed_capital,
     )
     if api_flavor:
         account.api_flavor = api_flavor
@@ -171,7 +180,10 @@ def account_create(
             actor=actor,
             action="account.created",
             target=account_id,
-            details={"role": role, **{name: getattr(account, name) for name in _ACCOUNT_FIELDS}},
+            details={
+                "role": role,
+                **_jsonable({name: getattr(account, name) for name in (*_ACCOUNT_FIELDS, *_CAPITAL_FIELDS)}),
+            },
         )
     logger.info("account created: %s (%s)", account_id, role)
     return account

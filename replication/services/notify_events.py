@@ -19,8 +19,8 @@ from django.utils import timezone
 from accounts.models import NotificationDelivery, NotificationEvent, NotificationMark
 from accounts.selectors import credential_of, master_get_active, session_state
 from accounts.services.notifications import notification_raise
+from replication import market_calendar, panel_selectors, selectors
 from replication import notify_messages as messages
-from replication import panel_selectors, selectors
 from replication.models import OrderMapping
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def readiness_notify(*, now: datetime | None = None) -> int:
     """Tell the operator every follower not ready for today's open, and each such follower about itself
     (once a day: the key is the IST date). Returns the deliveries queued."""
     now = now or timezone.now()
-    day = now.astimezone(messages.IST).date()
+    day = market_calendar.ist(now).date()
     rows = panel_selectors.follower_readiness()
     not_ready = []
     created = 0
@@ -63,13 +63,12 @@ def readiness_notify(*, now: datetime | None = None) -> int:
             notice=messages.readiness_follower(day=day, row=item), follower_pk=row.account.pk, operators=False
         )
     master = master_get_active()
+    master_session = session_state(credential_of(master)) if master is not None else ""
     master_problem = ""
     if master is None:
         master_problem = "no active master account"
-    elif session_state(credential_of(master)) != "VALID":
-        master_problem = (
-            f"session {session_state(credential_of(master)).lower()} today: log in with Alice Blue"
-        )
+    elif master_session != "VALID":
+        master_problem = f"session {master_session.lower()} today: log in with Alice Blue"
     if not_ready or master_problem:
         created += notification_raise(
             notice=messages.readiness_operator(
@@ -134,9 +133,14 @@ def _in_capture_window(now: datetime) -> bool:
     window = settings.NOTIFY_CAPTURE_WINDOW.strip()
     if not window:
         return True
-    local = now.astimezone(messages.IST)
     start, end = (time.fromisoformat(part.strip()) for part in window.split("-", 1))
-    return local.weekday() < 5 and start <= local.time() <= end
+    limits = selectors.global_limits()
+    open_today = market_calendar.is_trading_day(
+        market_calendar.ist(now).date(),
+        extra_closed=limits.extra_closed_days,
+        extra_open=limits.extra_trading_days,
+    )
+    return open_today and market_calendar.in_window(now, start=start, end=end)
 
 
 def _capture_down_detail(health: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.template.loader import render_to_string
@@ -302,6 +303,29 @@ def test_admin_creates_an_account_through_the_service(admin_client):
     event = AuditEvent.objects.get(action="account.created", target="TEST-USER-9")
     assert event.actor == "admin:root"
     assert event.details["client_id"] == "AB9009"
+
+
+def test_admin_creates_an_account_with_a_fixed_capital_in_one_audited_step(admin_client):
+    # given
+    url = reverse("admin:accounts_account_add")
+    data = _change_form_data(
+        admin_client.get(url),
+        account_id="TEST-USER-8",
+        role="FOLLOWER",
+        status="ACTIVE",
+        capital_source="FIXED",
+        fixed_capital="250000",
+    )
+    # when
+    response = admin_client.post(url, data)
+    # then
+    assert response.status_code == 302
+    account = Account.objects.get(account_id="TEST-USER-8")
+    assert (account.capital_source, account.fixed_capital) == ("FIXED", Decimal("250000"))
+    events = AuditEvent.objects.filter(target="TEST-USER-8")
+    assert [e.action for e in events] == ["account.created"]
+    assert events[0].details["capital_source"] == "FIXED"
+    assert Decimal(events[0].details["fixed_capital"]) == Decimal("250000")
 
 
 @pytest.mark.parametrize(

@@ -137,3 +137,14 @@ def test_tests_run_on_mysql_when_test_database_url_is_set():
     assert connection.vendor == "mysql"
     assert "STRICT_TRANS_TABLES" in sql_mode
     assert charset == "utf8mb4"
+
+
+@pytest.mark.parametrize("window", ["24:00-15:30", "09:00-29:59", "9:00-15:30", "09:00"])
+def test_a_capture_window_that_is_not_two_clock_times_refuses_to_start(window):
+    # given a window the scan could not parse (it would fail on every run)
+    env = {**PROD_ENV, "NOTIFY_CAPTURE_WINDOW": window}
+    # when
+    result = _run("import django; django.setup()", env)
+    # then
+    assert result.returncode != 0
+    assert "NOTIFY_CAPTURE_WINDOW must be HH:MM-HH:MM" in result.stderr
