@@ -162,3 +162,16 @@ def test_results_by_order_merges_the_slices_of_one_order_and_keeps_first_appeara
     # then one result per order, the sliced one FAILED
     assert merged == {2: "FAILED", 1: "SKIPPED", 3: "SUCCESS"}
     assert list(merged) == [2, 1, 3]
+
+
+@pytest.mark.parametrize(
+    ("exit_slice_no", "entry_slice_count", "entry_slice_no"),
+    [(0, 1, 0), (3, 1, 0), (1, 3, 1), (4, 3, 1), (5, 3, 2), (2, 0, 0)],
+)
+def test_exit_slice_of_maps_exit_slices_k_k_plus_n_to_entry_slice_k(
+    exit_slice_no, entry_slice_count, entry_slice_no
+):
+    # given / when / then
+    assert (
+        risk.exit_slice_of(exit_slice_no=exit_slice_no, entry_slice_count=entry_slice_count) == entry_slice_no
+    )
