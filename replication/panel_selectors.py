@@ -453,8 +453,8 @@ def _scaled(
     master_capital: Decimal | None,
 ) -> int | None:
     """The master's net position as the follower's rules would have copied it: sized, and 0 where its allowed
-    instruments or products exclude it (its switches and session are left out: they change by the day);
-    None where capital sizing lacks today's capitals (no broker read here)."""
+    instruments or products exclude it (its switches, session and copy window are left out: they change by
+    the day or the hour); None where capital sizing lacks today's capitals (no broker read here)."""
     if not net:
         return 0
     if risk.capital_unknown_reason(rules=rules, master_capital=master_capital):
@@ -481,7 +481,7 @@ def _scaled(
         master_capital=master_capital,
     )
     decision = risk.evaluate_entry_static(
-        trade=intent, rules=copying, limits=replace(limits, copying_stopped=False)
+        trade=intent, rules=copying, limits=replace(limits, copying_stopped=False, enforce_copy_window=False)
     )
     return decision.quantity if net > 0 else -decision.quantity
 
