@@ -94,17 +94,15 @@ class TradeRow:
 
 def _counts_by_order(master_order_ids: list[str]) -> dict[str, Counts]:
     """Per master order, its followers' entry outcomes: a follower's slices count once."""
-    by_follower: dict[tuple[str, int], list[str]] = defaultdict(list)
     rows = OrderMapping.objects.filter(
         master_order_id__in=master_order_ids, leg=OrderMapping.Leg.ENTRY
     ).values_list("master_order_id", "follower_id", "status", "follower_order_id")
-    for master_order_id, follower_pk, status, order_id in rows:
-        by_follower[(master_order_id, follower_pk)].append(
-            states.result_status(status, has_order_id=bool(order_id))
-        )
     counts: dict[str, Counts] = defaultdict(Counts)
-    for (master_order_id, _), results in by_follower.items():
-        counts[master_order_id].add(states.sliced_result_status(results))
+    for (master_order_id, _), result in states.results_by_order(
+        ((master_order_id, follower_pk), states.result_status(status, has_order_id=bool(order_id)))
+        for master_order_id, follower_pk, status, order_id in rows
+    ).items():
+        counts[master_order_id].add(result)
     return counts
 
 
@@ -303,12 +301,10 @@ class Results:
     @property
     def counts(self) -> Counts:
         counts = Counts()
-        by_follower: dict[str, list[str]] = {}
-        for row in self.rows:
-            if row.leg == OrderMapping.Leg.ENTRY:
-                by_follower.setdefault(row.follower_id, []).append(row.status)
-        for results in by_follower.values():  # a follower's slices count once
-            counts.add(states.sliced_result_status(results))
+        for result in states.results_by_order(  # a follower's slices count once
+            (row.follower_id, row.status) for row in self.rows if row.leg == OrderMapping.Leg.ENTRY
+        ).values():
+            counts.add(result)
         return counts
 
 
@@ -457,8 +453,8 @@ def _scaled(
     master_capital: Decimal | None,
 ) -> int | None:
     """The master's net position as the follower's rules would have copied it: sized, and 0 where its allowed
-    instruments or products exclude it (its switches and session are left out: they change by the day);
-    None where capital sizing lacks today's capitals (no broker read here)."""
+    instruments or products exclude it (its switches, session and copy window are left out: they change by
+    the day or the hour); None where capital sizing lacks today's capitals (no broker read here)."""
     if not net:
         return 0
     if risk.capital_unknown_reason(rules=rules, master_capital=master_capital):
@@ -485,7 +481,7 @@ def _scaled(
         master_capital=master_capital,
     )
     decision = risk.evaluate_entry_static(
-        trade=intent, rules=copying, limits=replace(limits, copying_stopped=False)
+        trade=intent, rules=copying, limits=replace(limits, copying_stopped=False, enforce_copy_window=False)
     )
     return decision.quantity if net > 0 else -decision.quantity
 

@@ -648,6 +648,12 @@ def slice_quantities(total: int, freeze_quantity: int | None, lot_size: int) -> 
     return [size] * full + ([rest] if rest else [])
 
 
+def exit_slice_of(*, exit_slice_no: int, entry_slice_count: int) -> int:
+    """The entry slice an EXIT slice squares off: EXIT slices k, k + n, k + 2n, ... square off entry slice k
+    of n (more than one when the square-off itself is above the freeze quantity)."""
+    return exit_slice_no % max(entry_slice_count, 1)
+
+
 def slices_redistribute(
     *, total: int, floors: list[int], modifiable: list[bool], freeze_quantity: int | None, lot_size: int
 ) -> tuple[list[int], list[int]]:

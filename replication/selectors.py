@@ -383,13 +383,12 @@ def event_mapping_counts(*, event: TradeEvent) -> Counts:
     )
     tally = {"SUCCESS": rows["successful"], "SKIPPED": rows["skipped"], "PENDING": rows["pending"]}
     tally["FAILED"] = rows["total"] - sum(tally.values())
-    sliced: dict[int, list[str]] = {}
-    for follower_pk, status, order_id in entries.filter(slice_count__gt=1).values_list(
-        "follower_id", "status", "follower_order_id"
-    ):
-        sliced.setdefault(follower_pk, []).append(states.result_status(status, has_order_id=bool(order_id)))
-    for results in sliced.values():
-        tally[states.sliced_result_status(results)] += 1
+    sliced = entries.filter(slice_count__gt=1).values_list("follower_id", "status", "follower_order_id")
+    for result in states.results_by_order(
+        (follower_pk, states.result_status(status, has_order_id=bool(order_id)))
+        for follower_pk, status, order_id in sliced
+    ).values():
+        tally[result] += 1
     return Counts(tally["SUCCESS"], tally["FAILED"], tally["SKIPPED"], tally["PENDING"])
 
 

@@ -28,7 +28,7 @@ from copytrade.core.fields import (
     case_insensitive_pattern,
 )
 from copytrade.core.schema import schema_keywords
-from replication import states
+from replication import risk, states
 from replication.models import MasterTrade, OrderAction, OrderMapping, TradeEvent
 from replication.selectors import Counts
 from replication.services.modify import Modification
@@ -507,8 +507,12 @@ class ActionResultOutput(_OmitEmpty):
         elif action.kind in (OrderAction.Kind.EXIT, OrderAction.Kind.CLOSE):
             legs = self.context.get("exit_legs", {}).get(mapping.follower_id, [])
             if action.kind == OrderAction.Kind.EXIT:
-                # The square-off of entry slice k is EXIT slice k (and k + n, k + 2n, ... if it was sliced).
-                legs = [leg for leg in legs if leg.slice_no % mapping.slice_count == mapping.slice_no]
+                legs = [
+                    leg
+                    for leg in legs
+                    if risk.exit_slice_of(exit_slice_no=leg.slice_no, entry_slice_count=mapping.slice_count)
+                    == mapping.slice_no
+                ]
             row.update(self._exit_leg(action, legs))
         else:
             row.update(status="SUCCESS", reason=action.reason)

@@ -8,7 +8,12 @@ other placed or closed status the book reports.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
+from typing import TypeVar
+
 from django.db import models
+
+K = TypeVar("K", bound=Hashable)
 
 
 class MappingStatus(models.TextChoices):
@@ -135,3 +140,12 @@ def sliced_result_status(results: list[str]) -> str:
     if all(result == "SKIPPED" for result in results):
         return "SKIPPED"
     return "SUCCESS"
+
+
+def results_by_order(results: Iterable[tuple[K, str]]) -> dict[K, str]:
+    """One result per follower order from (order key, slice result) pairs: the slices of one key merged by
+    `sliced_result_status`, in the order each key first appears."""
+    grouped: dict[K, list[str]] = {}
+    for key, result in results:
+        grouped.setdefault(key, []).append(result)
+    return {key: sliced_result_status(found) for key, found in grouped.items()}

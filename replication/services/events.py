@@ -26,14 +26,14 @@ def trade_event_refresh_totals(*, event: TradeEvent) -> TradeEvent:
         )
     else:
         # One per follower order: the actions on the slices of one follower's leg count once.
-        groups: dict[tuple[int, str], list[str]] = {}
-        for status, follower_pk, leg in OrderAction.objects.filter(trade_event=event).values_list(
+        rows = OrderAction.objects.filter(trade_event=event).values_list(
             "status", "mapping__follower_id", "mapping__leg"
-        ):
-            groups.setdefault((follower_pk, leg), []).append(_ACTION_RESULTS[status])
+        )
         tally = {"SUCCESS": 0, "FAILED": 0, "SKIPPED": 0, "PENDING": 0}
-        for results in groups.values():
-            tally[states.sliced_result_status(results)] += 1
+        for result in states.results_by_order(
+            ((follower_pk, leg), _ACTION_RESULTS[status]) for status, follower_pk, leg in rows
+        ).values():
+            tally[result] += 1
         successful, failed, skipped, pending = (
             tally["SUCCESS"],
             tally["FAILED"],

@@ -157,7 +157,11 @@ def _exit_leg_create(*, action: OrderAction, entry: OrderMapping, filled: int) -
             existing = OrderMapping.objects.filter(
                 master_order_id=entry.master_order_id, follower_id=entry.follower_id, leg=leg
             ).values_list("slice_no", "quantity")
-            mine = [quantity for slice_no, quantity in existing if slice_no % step == entry.slice_no]
+            mine = [
+                quantity
+                for slice_no, quantity in existing
+                if risk.exit_slice_of(exit_slice_no=slice_no, entry_slice_count=step) == entry.slice_no
+            ]
             if mine:
                 return sum(mine)
             held = selectors.follower_holding(

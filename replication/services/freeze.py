@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts.services.audit import audit_record
-from broker.instrument_store import instrument_cache_clear
 from replication.models import FreezeQuantity
 
 
@@ -23,7 +22,6 @@ def freeze_quantity_save(*, actor: str, row: FreezeQuantity, changed: list[str])
         target=f"{row.exchange}:{row.symbol}",
         details={"freeze_quantity": row.freeze_quantity, "changed": sorted(changed)},
     )
-    instrument_cache_clear()
     return row
 
 

@@ -267,3 +267,14 @@ def test_guard_off_or_market_entries_ignore_the_last_price(rules):
     assert risk.evaluate_entry(trade=SBIN, rules=GUARDED, limits=GlobalLimits()).quantity == 10
     assert not risk.needs_last_price(SBIN, [GUARDED])
     assert risk.needs_last_price(LIMIT_SBIN, [rules, GUARDED])
+
+
+def test_positions_expected_quantity_ignores_the_copy_window():
+    # given the copy window rule on (the positions page has no fan-out time to check it against)
+    from replication.panel_selectors import _scaled
+
+    # when the master's net position is scaled for a follower
+    expected = _scaled(10, "SBIN-EQ", "MIS", RULES, ON, (1, "SBIN"), None)
+
+    # then it is sized as the follower's rules would copy it, not refused for want of a clock
+    assert expected == 10

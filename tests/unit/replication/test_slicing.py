@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from replication import risk
+from replication import risk, states
 from replication.serializers import slices_merged
 
 
@@ -150,3 +150,28 @@ def test_slice_tags_are_deterministic_short_unique_and_slice_0_keeps_the_unslice
     assert tags == [
         order_tag_for(master_order_id="M-1", follower_pk=7, leg="ENTRY", slice_no=n) for n in range(50)
     ]
+
+
+def test_results_by_order_merges_the_slices_of_one_order_and_keeps_first_appearance_order():
+    # given slice results of three follower orders, one of them sliced with a failed slice
+    pairs = [(2, "SUCCESS"), (1, "SKIPPED"), (2, "FAILED"), (3, "SUCCESS"), (2, "SUCCESS")]
+
+    # when
+    merged = states.results_by_order(pairs)
+
+    # then one result per order, the sliced one FAILED
+    assert merged == {2: "FAILED", 1: "SKIPPED", 3: "SUCCESS"}
+    assert list(merged) == [2, 1, 3]
+
+
+@pytest.mark.parametrize(
+    ("exit_slice_no", "entry_slice_count", "entry_slice_no"),
+    [(0, 1, 0), (3, 1, 0), (1, 3, 1), (4, 3, 1), (5, 3, 2), (2, 0, 0)],
+)
+def test_exit_slice_of_maps_exit_slices_k_k_plus_n_to_entry_slice_k(
+    exit_slice_no, entry_slice_count, entry_slice_no
+):
+    # given / when / then
+    assert (
+        risk.exit_slice_of(exit_slice_no=exit_slice_no, entry_slice_count=entry_slice_count) == entry_slice_no
+    )
