@@ -78,8 +78,11 @@ def test_the_api_conforms_to_its_schema_under_fuzzing(seeded, live_server, tmp_p
             "all",
             "--max-examples",
             MAX_EXAMPLES,
+            # One worker: with two, hypothesis describes filter lambdas with ast.parse from two threads at
+            # once, which CPython 3.11 can fail ("AST constructor recursion depth mismatch", a crash of the
+            # fuzzer itself, seen once in CI), and the run stops without judging the API.
             "--workers",
-            "2",
+            "1",
             "--seed",
             "20261201",
             "--no-color",
